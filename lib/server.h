@@ -1,0 +1,59 @@
+/* server.h - the inside of a server and of its connections, shared by
+ * server.c (listening, accepting, the connection set) and conn.c (one
+ * connection's reads, writes and close). */
+#ifndef TCPCHAT_SERVER_H
+#define TCPCHAT_SERVER_H
+
+#include "loop.h"
+#include "queue.h"
+
+/* A connection lives in these states, in this order. */
+enum tcpchat__conn_state {
+	TCPCHAT__OPEN,    /* data is delivered to the application */
+	TCPCHAT__FLUSH,   /* closing: writing out the queue, input discarded */
+	TCPCHAT__LINGER,  /* closing: sending side shut, waiting for the peer's FIN */
+	TCPCHAT__DEAD     /* closed: teardown is queued for the end of the iteration */
+};
+
+struct tcpchat_conn {
+	struct tcpchat__io io;
+	struct tcpchat_server *srv;
+	struct tcpchat__list link;         /* in srv->conns */
+	struct tcpchat__queue out;
+	enum tcpchat__conn_state state;
+	bool eof;                          /* the peer shut down its sending side */
+	int reason;                        /* what the close callback will be told */
+	struct tcpchat__deferred teardown;
+	struct tcpchat_timer linger;
+	void *userdata;
+	char peer[TCPCHAT__ADDRSTRLEN];
+};
+
+struct tcpchat_server {
+	int fd;                            /* listening socket, -1 when none */
+	bool listening;
+	struct tcpchat_loop *loop;         /* set by tcpchat_server_start */
+	struct tcpchat__io listen_io;
+	struct tcpchat_timer backoff;      /* re-arms accepting after EMFILE */
+	struct tcpchat__list conns;
+	tcpchat_connect_cb *on_connect;
+	tcpchat_data_cb *on_data;
+	tcpchat_eof_cb *on_eof;
+	tcpchat_close_cb *on_close;
+	void *userdata;
+	int port;                          /* bound port, 0 before bind */
+	char address[TCPCHAT__ADDRSTRLEN];
+};
+
+/* Make a connection for an accepted descriptor and start watching it;
+ * -ENOMEM or the backend's error (fd is then still the caller's). */
+int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer);
+
+/* Close conn now, without flushing, and run its close callback with reason
+ * (used when the server is freed). */
+void tcpchat__conn_destroy(struct tcpchat_conn *conn, int reason);
+
+/* A blocking client around an accepted or connected descriptor (client.c). */
+int tcpchat__client_new(struct tcpchat_client **clientp, int fd);
+
+#endif /* TCPCHAT_SERVER_H */
