@@ -1,0 +1,129 @@
+/* testutil.h - what the Check programs share: a main() that runs one suite,
+ * raw-socket helpers that do not use the library under test, and a count
+ * of open descriptors for leak checks. */
+#ifndef TCPCHAT_TESTUTIL_H
+#define TCPCHAT_TESTUTIL_H
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* main() running suite_fn()'s suite; exit status 1 if any test failed. */
+#define TEST_MAIN(suite_fn)                                            \
+	int main(void)                                                 \
+	{                                                              \
+		SRunner *sr = srunner_create(suite_fn());              \
+		int failed;                                            \
+		srunner_run_all(sr, CK_ENV);                           \
+		failed = srunner_ntests_failed(sr);                    \
+		srunner_free(sr);                                      \
+		return failed ? EXIT_FAILURE : EXIT_SUCCESS;           \
+	}
+
+/* A blocking IPv4 loopback listener on an ephemeral port (raw sockets,
+ * not the library); its port in *port. */
+static inline int test_listen(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), on = 1;
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A blocking raw socket connected to 127.0.0.1:port. */
+static inline int test_connect(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((unsigned short)port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Close fd with a reset instead of a FIN (SO_LINGER with a zero timeout). */
+static inline void test_reset(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* A port on 127.0.0.1 where nothing listens (bound, never listened on, and
+ * kept bound by the returned descriptor so nobody else takes it). */
+static inline int test_closed_port(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Read exactly len bytes from a blocking fd, at most timeout_ms per wait;
+ * returns the bytes read (less than len on EOF or timeout). */
+static inline size_t test_read_all(int fd, void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			break;
+		n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Descriptors open in this process. */
+static inline int test_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory stream's own */
+}
+
+#endif /* TCPCHAT_TESTUTIL_H */
