@@ -15,10 +15,11 @@
  *  - Timeouts are in milliseconds; a negative timeout means "no limit".
  *  - The library never raises SIGPIPE, opens every descriptor close-on-exec,
  *    and retries system calls interrupted by signals (EINTR).
- *  - A loop and everything attached to it belong to one thread.  The only
+ *  - A loop and everything attached to it belong to one thread.  The
  *    exceptions are tcpchat_loop_stop(), which may be called from any thread
- *    or from a signal handler, and the blocking client functions, which are
- *    independent of any loop.
+ *    or from a signal handler, tcpchat_loop_post(), which may be called from
+ *    any thread, and the blocking client functions, which are independent
+ *    of any loop.
  */
 #ifndef TCPCHAT_H
 #define TCPCHAT_H
@@ -57,6 +58,9 @@ TCPCHAT_EXPORT const char *tcpchat_version(void);
  * (getaddrinfo) are mapped to TCPCHAT_EAI_*; its EAI_SYSTEM becomes the
  * negated errno it carries. */
 #define TCPCHAT_EOF          (-4095) /* end of stream: the peer closed its side */
+#define TCPCHAT_EQUEUE       (-4094) /* closed: output queue over the limit (a slow reader) */
+#define TCPCHAT_EIDLE        (-4093) /* closed: silent for longer than the idle timeout */
+#define TCPCHAT_EFULL        (-4092) /* closed: the server already had its maximum of clients */
 #define TCPCHAT_EAI_NONAME   (-3001) /* unknown host or service */
 #define TCPCHAT_EAI_AGAIN    (-3002) /* temporary failure in name resolution */
 #define TCPCHAT_EAI_FAIL     (-3003) /* non-recoverable failure in name resolution */
@@ -101,6 +105,17 @@ TCPCHAT_EXPORT void tcpchat_loop_stop(struct tcpchat_loop *loop);
 /* The loop's clock: milliseconds of CLOCK_MONOTONIC, read once per
  * iteration.  Timers are measured against it. */
 TCPCHAT_EXPORT uint64_t tcpchat_loop_now(const struct tcpchat_loop *loop);
+
+typedef void tcpchat_post_cb(void *arg);
+
+/* Ask the loop to call cb(arg) in its own thread, at its next iteration,
+ * and wake it up.  The one function besides tcpchat_loop_stop() that may be
+ * called from any thread (not from a signal handler): a program reading
+ * stdin in a second thread posts what it read to the loop.  Calls run in
+ * the order they were posted.  Pending calls keep tcpchat_loop_run()
+ * going; calls still pending when the loop is freed are dropped.
+ * Errors: -EINVAL (NULL loop or cb), -ENOMEM. */
+TCPCHAT_EXPORT int tcpchat_loop_post(struct tcpchat_loop *loop, tcpchat_post_cb *cb, void *arg);
 
 typedef void tcpchat_timer_cb(struct tcpchat_timer *timer, void *arg);
 
@@ -177,20 +192,114 @@ TCPCHAT_EXPORT int tcpchat_server_accept(struct tcpchat_server *srv,
  *                         connection stays open for sending; close it when
  *                         done.  Without an eof callback the library closes
  *                         it itself, after flushing its output.
+ *  line(conn, line, len)  with a line callback set, input is framed into
+ *                         lines instead of delivered as data: line holds
+ *                         one line without its "\n" and one "\r" before
+ *                         it, any other byte allowed (NUL included), valid
+ *                         only during the call.  A partial line waits for
+ *                         the rest of it in the connection's buffer.
+ *  long_line(conn)        a line over TCPCHAT_LIMIT_LINE bytes arrived; it
+ *                         is not delivered and is skipped up to its "\n"
+ *                         (memory stays bounded by the limit).  The
+ *                         connection stays open.
+ *  full(conn)             a client connected while the server had
+ *                         TCPCHAT_LIMIT_CLIENTS already: it may be sent
+ *                         why; it is then closed gracefully, counted in
+ *                         TCPCHAT_STAT_CLOSED_FULL, and neither the
+ *                         connect nor the close callback runs for it.
  *  close(conn, reason)    the connection is gone and conn is about to be
  *                         freed.  reason is 0 if tcpchat_conn_close() asked
- *                         for it, TCPCHAT_EOF if the peer closed first, or
- *                         a negative error (-ECONNRESET, -EPIPE,
- *                         -ECANCELED when the server itself was freed). */
+ *                         for it, TCPCHAT_EOF if the peer closed first, a
+ *                         limit (TCPCHAT_EQUEUE, TCPCHAT_EIDLE), or a
+ *                         negative error
+ *                         (-ECONNRESET, -EPIPE, -ECANCELED when the server
+ *                         itself was freed). */
 typedef void tcpchat_connect_cb(struct tcpchat_conn *conn);
 typedef void tcpchat_data_cb(struct tcpchat_conn *conn, const char *data, size_t len);
+typedef void tcpchat_line_cb(struct tcpchat_conn *conn, const char *line, size_t len);
 typedef void tcpchat_eof_cb(struct tcpchat_conn *conn);
 typedef void tcpchat_close_cb(struct tcpchat_conn *conn, int reason);
 
 TCPCHAT_EXPORT void tcpchat_server_on_connect(struct tcpchat_server *srv, tcpchat_connect_cb *cb);
 TCPCHAT_EXPORT void tcpchat_server_on_data(struct tcpchat_server *srv, tcpchat_data_cb *cb);
+TCPCHAT_EXPORT void tcpchat_server_on_line(struct tcpchat_server *srv, tcpchat_line_cb *cb);
+TCPCHAT_EXPORT void tcpchat_server_on_long_line(struct tcpchat_server *srv, tcpchat_connect_cb *cb);
+TCPCHAT_EXPORT void tcpchat_server_on_full(struct tcpchat_server *srv, tcpchat_connect_cb *cb);
 TCPCHAT_EXPORT void tcpchat_server_on_eof(struct tcpchat_server *srv, tcpchat_eof_cb *cb);
 TCPCHAT_EXPORT void tcpchat_server_on_close(struct tcpchat_server *srv, tcpchat_close_cb *cb);
+
+/* Limits, each per server, each with a default that suits a chat server on
+ * the open internet.  Set them before tcpchat_server_start(). */
+enum tcpchat_limit {
+	/* Connections served at once (default 1024).  One more is accepted,
+	 * handed to the full callback, and closed with TCPCHAT_EFULL. */
+	TCPCHAT_LIMIT_CLIENTS,
+	/* Bytes of output queued for one connection (default 1 MiB).  A peer
+	 * that does not read while the queue grows past this is closed with
+	 * TCPCHAT_EQUEUE, so a slow reader cannot grow the server's memory.
+	 * A connection whose own queue passes half of it is not read from
+	 * until the queue drains (back-pressure for echo-style servers). */
+	TCPCHAT_LIMIT_QUEUE,
+	/* Milliseconds without input before a connection is closed with
+	 * TCPCHAT_EIDLE (default 0: no idle timeout). */
+	TCPCHAT_LIMIT_IDLE,
+	/* Longest line, in bytes without its end of line, passed to the line
+	 * callback (default 4096). */
+	TCPCHAT_LIMIT_LINE
+};
+
+/* Set one limit; 0 means "no limit" for CLIENTS, QUEUE and IDLE.
+ * Errors: -EINVAL (NULL srv, unknown limit, a LINE of 0 or over 1 GiB). */
+TCPCHAT_EXPORT int tcpchat_server_set_limit(struct tcpchat_server *srv,
+                                            enum tcpchat_limit limit, uint64_t value);
+
+/* Counters of a server, from its creation.  accepted = live + closed
+ * always holds; closed is the sum of the closed_* counters. */
+enum tcpchat_stat {
+	TCPCHAT_STAT_ACCEPTED,      /* connections accepted, rejected ones included */
+	TCPCHAT_STAT_LIVE,          /* connections open now, closing ones included */
+	TCPCHAT_STAT_CLOSED,        /* connections gone */
+	TCPCHAT_STAT_CLOSED_APP,    /* ... because the application closed them */
+	TCPCHAT_STAT_CLOSED_EOF,    /* ... because the peer closed first */
+	TCPCHAT_STAT_CLOSED_ERROR,  /* ... on a socket error (reset...) */
+	TCPCHAT_STAT_CLOSED_QUEUE,  /* ... for TCPCHAT_LIMIT_QUEUE */
+	TCPCHAT_STAT_CLOSED_IDLE,   /* ... for TCPCHAT_LIMIT_IDLE */
+	TCPCHAT_STAT_CLOSED_FULL,   /* ... for TCPCHAT_LIMIT_CLIENTS */
+	TCPCHAT_STAT_CLOSED_FREED,  /* ... because the server was freed */
+	TCPCHAT_STAT_LONG_LINES,    /* lines dropped for TCPCHAT_LIMIT_LINE */
+	TCPCHAT_STAT_BYTES_IN,      /* bytes received */
+	TCPCHAT_STAT_BYTES_OUT      /* bytes written to sockets */
+};
+
+/* One counter; 0 for a NULL server or an unknown counter. */
+TCPCHAT_EXPORT uint64_t tcpchat_server_stat(const struct tcpchat_server *srv,
+                                            enum tcpchat_stat stat);
+
+/* Queue data for every open connection of the server except `except`
+ * (which may be NULL), without blocking.  The bytes are stored once, in a
+ * reference-counted buffer that every receiver's queue points into, and
+ * each receiver gets the broadcasts in the order they were made.  A
+ * receiver whose queue would pass TCPCHAT_LIMIT_QUEUE is closed with
+ * TCPCHAT_EQUEUE instead.  Connections that are closing receive nothing.
+ * Returns the number of connections the data was queued for.
+ * Errors: -EINVAL, -ENOMEM. */
+TCPCHAT_EXPORT int tcpchat_server_broadcast(struct tcpchat_server *srv,
+                                            const void *data, size_t len,
+                                            const struct tcpchat_conn *except);
+
+/* The same for the open connections for which want(conn, arg) returns
+ * non-zero (the members of a chat room, say); a NULL want selects all. */
+typedef int tcpchat_filter_cb(const struct tcpchat_conn *conn, void *arg);
+TCPCHAT_EXPORT int tcpchat_server_broadcast_if(struct tcpchat_server *srv,
+                                               const void *data, size_t len,
+                                               tcpchat_filter_cb *want, void *arg);
+
+/* Call fn(conn, arg) for each open connection (not closing, not rejected),
+ * oldest first, until fn returns non-zero; returns that value, or 0, or
+ * -EINVAL for a NULL srv or fn.  fn may send to and close connections. */
+typedef int tcpchat_each_cb(struct tcpchat_conn *conn, void *arg);
+TCPCHAT_EXPORT int tcpchat_server_foreach(struct tcpchat_server *srv,
+                                          tcpchat_each_cb *fn, void *arg);
 
 /* An application pointer kept by the server for its callbacks (NULL at
  * first). */
@@ -224,9 +333,9 @@ TCPCHAT_EXPORT void tcpchat_server_free(struct tcpchat_server *srv);
  * at once; the rest is copied to the connection's output queue and written
  * as the peer reads (short writes, EAGAIN and EINTR handled).  Returns 0
  * when the bytes are written or queued.
- * Errors: -EINVAL, -EPIPE (the connection is closing), or -ENOMEM or the
- * socket's error (-ECONNRESET...), after which the connection is closed
- * with that reason.  conn stays valid until its close callback returns. */
+ * Errors: -EINVAL, -EPIPE (the connection is closing), or TCPCHAT_EQUEUE
+ * (the queue would pass TCPCHAT_LIMIT_QUEUE), -ENOMEM or the socket's error
+ * (-ECONNRESET...), after which the connection is closed with that reason.  conn stays valid until its close callback returns. */
 TCPCHAT_EXPORT int tcpchat_conn_send(struct tcpchat_conn *conn, const void *data, size_t len);
 
 /* Close the connection gracefully: stop delivering data, flush the output

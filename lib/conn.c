@@ -1,5 +1,6 @@
 /* conn.c - one connection of an event-driven server: reads into the loop's
- * shared buffer, writes inline and queues only what the socket refuses, and
+ * shared buffer and frames lines straight out of it, writes inline and
+ * queues only what the socket refuses, applies the server's limits, and
  * closes gracefully (flush, shut down the sending side, linger for the
  * peer's FIN).
  *
@@ -16,6 +17,8 @@
 #include "server.h"
 #include "sock.h"
 
+/* How long a closing connection may take to write out its queue. */
+#define FLUSH_MS 10000
 /* How long a closing connection waits for the peer's FIN after shutting
  * down its own side.  Closing with unread input makes the kernel send a
  * reset, and a reset may destroy the last reply before the peer reads it. */
@@ -23,63 +26,72 @@
 /* Queue items written by one sendmsg. */
 #define IOV_BATCH 64
 
-static void conn_kill(struct tcpchat_conn *conn, int reason)
+void tcpchat__conn_kill(struct tcpchat_conn *conn, int reason)
 {
 	if (conn->state == TCPCHAT__DEAD)
 		return;
 	conn->state = TCPCHAT__DEAD;
 	conn->reason = reason;
 	tcpchat__io_set(conn->srv->loop, &conn->io, 0);
-	tcpchat_timer_stop(&conn->linger);
+	tcpchat_timer_stop(&conn->timer);
+	tcpchat__loop_cancel(&conn->flush);
 	tcpchat__loop_defer(conn->srv->loop, &conn->teardown);
 }
 
 /* Watch for what the state calls for: input until the peer's EOF (it is
- * discarded once closing), writability while output is queued. */
-static void conn_update(struct tcpchat_conn *conn)
+ * discarded once closing) unless the output queue is over half its limit
+ * (back-pressure), and writability while the socket refuses bytes. */
+void tcpchat__conn_update(struct tcpchat_conn *conn)
 {
+	uint64_t max_queue = conn->srv->limit[TCPCHAT_LIMIT_QUEUE];
 	unsigned events = 0;
 	int rc;
 
 	if (conn->state == TCPCHAT__DEAD)
 		return;
-	if (!conn->eof)
+	if (!conn->eof && (max_queue == 0 || conn->out.bytes <= max_queue / 2))
 		events |= TCPCHAT__READ;
-	if (conn->out.bytes > 0)
+	if (conn->blocked)
 		events |= TCPCHAT__WRITE;
 	rc = tcpchat__io_set(conn->srv->loop, &conn->io, events);
 	if (rc < 0)
-		conn_kill(conn, rc);
+		tcpchat__conn_kill(conn, rc);
 }
 
 /* Everything is written and the application is done with conn. */
 static void conn_shutdown(struct tcpchat_conn *conn)
 {
 	if (conn->eof) {
-		conn_kill(conn, conn->reason);
+		tcpchat__conn_kill(conn, conn->reason);
 		return;
 	}
 	if (shutdown(conn->io.fd, SHUT_WR) < 0) {
-		conn_kill(conn, -errno);
+		tcpchat__conn_kill(conn, -errno);
 		return;
 	}
 	conn->state = TCPCHAT__LINGER;
-	conn_update(conn);
-	tcpchat_timer_start(&conn->linger, LINGER_MS, 0);
+	tcpchat__conn_update(conn);
+	tcpchat_timer_start(&conn->timer, LINGER_MS, 0);
 }
 
-static void conn_close(struct tcpchat_conn *conn, int reason)
+void tcpchat__conn_close(struct tcpchat_conn *conn, int reason)
 {
 	if (conn->state != TCPCHAT__OPEN)
 		return;
+	/* conn->line stays: a line callback that closes its connection may
+	 * still be reading the line from it.  Teardown frees it. */
 	conn->state = TCPCHAT__FLUSH;
 	conn->reason = reason;
-	if (conn->out.bytes == 0)
+	if (conn->out.bytes == 0) {
 		conn_shutdown(conn);
-	else
-		conn_update(conn);
+		return;
+	}
+	tcpchat_timer_start(&conn->timer, FLUSH_MS, 0);
+	tcpchat__conn_update(conn);
 }
 
+/* Write as much of the queue as the socket takes, with one sendmsg per
+ * IOV_BATCH items and none that would only say EAGAIN. */
 static void conn_flush(struct tcpchat_conn *conn)
 {
 	struct iovec iov[IOV_BATCH];
@@ -87,25 +99,116 @@ static void conn_flush(struct tcpchat_conn *conn)
 	ssize_t n;
 	int i, cnt;
 
+	conn->blocked = false;
 	while (conn->out.bytes > 0) {
 		cnt = tcpchat__queue_iov(&conn->out, iov, IOV_BATCH);
 		for (want = 0, i = 0; i < cnt; i++)
 			want += iov[i].iov_len;
 		n = tcpchat__sock_writev(conn->io.fd, iov, cnt);
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			conn->blocked = true;
 			break;
+		}
 		if (n < 0) {
-			conn_kill(conn, (int)n);
+			tcpchat__conn_kill(conn, (int)n);
 			return;
 		}
+		conn->srv->stat[TCPCHAT_STAT_BYTES_OUT] += (uint64_t)n;
 		tcpchat__queue_consume(&conn->out, (size_t)n);
-		if ((size_t)n < want)
-			break; /* the socket is full: wait for writability */
+		if ((size_t)n < want) {
+			conn->blocked = true; /* the socket is full */
+			break;
+		}
 	}
-	if (conn->out.bytes == 0 && conn->state == TCPCHAT__FLUSH)
+	if (conn->out.bytes == 0 && conn->state == TCPCHAT__FLUSH) {
+		tcpchat_timer_stop(&conn->timer);
 		conn_shutdown(conn);
-	else
-		conn_update(conn);
+	} else {
+		tcpchat__conn_update(conn);
+	}
+}
+
+void tcpchat__conn_queue(struct tcpchat_conn *conn)
+{
+	if (!conn->blocked)
+		tcpchat__loop_defer(conn->srv->loop, &conn->flush);
+}
+
+static void on_flush(struct tcpchat__deferred *d)
+{
+	struct tcpchat_conn *conn = TCPCHAT__CONTAINER_OF(d, struct tcpchat_conn, flush);
+
+	if (conn->state != TCPCHAT__DEAD && conn->out.bytes > 0)
+		conn_flush(conn);
+}
+
+/* Keep the n bytes of a partial line until the rest of it arrives. */
+static void keep_partial(struct tcpchat_conn *conn, const char *data, size_t n)
+{
+	int rc = tcpchat__buf_append(&conn->line, data, n);
+
+	if (rc < 0)
+		tcpchat__conn_kill(conn, rc);
+}
+
+/* Deliver one framing result; returns false when conn stops taking input. */
+static bool deliver(struct tcpchat_conn *conn, enum tcpchat__frame_result r,
+                    const char *line, size_t len)
+{
+	struct tcpchat_server *srv = conn->srv;
+
+	if (r == TCPCHAT__FRAME_LINE) {
+		srv->on_line(conn, line, len);
+	} else if (r == TCPCHAT__FRAME_TOOLONG) {
+		srv->stat[TCPCHAT_STAT_LONG_LINES]++;
+		if (srv->on_long_line)
+			srv->on_long_line(conn);
+	}
+	return conn->state == TCPCHAT__OPEN;
+}
+
+/* Frame data into lines for the line callback.  Lines wholly inside data
+ * are delivered from it without a copy; only a partial line is kept, and
+ * never more than the line limit + 2 bytes of it. */
+static void conn_lines(struct tcpchat_conn *conn, const char *data, size_t len)
+{
+	enum tcpchat__frame_result r;
+	const char *line, *nl;
+	size_t consumed, linelen, take, room;
+
+	conn->framer.max = conn->srv->limit[TCPCHAT_LIMIT_LINE];
+	while (len > 0) {
+		if (conn->line.len > 0) {
+			/* Complete the waiting line with bytes up to its "\n". */
+			nl = memchr(data, '\n', len);
+			take = nl ? (size_t)(nl - data) + 1 : len;
+			room = conn->framer.max + 2 - conn->line.len;
+			if (take > room)
+				take = room;
+			keep_partial(conn, data, take);
+			data += take;
+			len -= take;
+			if (conn->state != TCPCHAT__OPEN)
+				return;
+			r = tcpchat__frame_next(&conn->framer, tcpchat__buf_data(&conn->line),
+			                        conn->line.len, &consumed, &line, &linelen);
+			if (r == TCPCHAT__FRAME_NEED && consumed < conn->line.len)
+				continue; /* still partial: len is 0 now */
+			if (!deliver(conn, r, line, linelen))
+				return;
+			tcpchat__buf_free(&conn->line);
+			continue;
+		}
+		r = tcpchat__frame_next(&conn->framer, data, len, &consumed, &line, &linelen);
+		data += consumed;
+		len -= consumed;
+		if (r == TCPCHAT__FRAME_NEED) {
+			keep_partial(conn, data, len);
+			return;
+		}
+		if (!deliver(conn, r, line, linelen))
+			return;
+	}
 }
 
 static void conn_read(struct tcpchat_conn *conn)
@@ -119,30 +222,36 @@ static void conn_read(struct tcpchat_conn *conn)
 	 * system call saved per message. */
 	n = tcpchat__sock_recv(conn->io.fd, buf, TCPCHAT__READ_SIZE);
 	if (n > 0) {
-		if (conn->state == TCPCHAT__OPEN && srv->on_data)
+		srv->stat[TCPCHAT_STAT_BYTES_IN] += (uint64_t)n;
+		conn->last_input = srv->loop->now;
+		if (conn->state != TCPCHAT__OPEN)
+			return; /* closing: input is discarded */
+		if (srv->on_line)
+			conn_lines(conn, buf, (size_t)n);
+		else if (srv->on_data)
 			srv->on_data(conn, buf, (size_t)n);
 		return;
 	}
 	if (n == -EAGAIN)
 		return;
 	if (n != TCPCHAT_EOF) {
-		conn_kill(conn, (int)n);
+		tcpchat__conn_kill(conn, (int)n);
 		return;
 	}
 	conn->eof = true;
 	switch (conn->state) {
 	case TCPCHAT__OPEN:
-		conn_update(conn);
+		tcpchat__conn_update(conn);
 		if (srv->on_eof)
 			srv->on_eof(conn);
 		else
-			conn_close(conn, TCPCHAT_EOF);
+			tcpchat__conn_close(conn, TCPCHAT_EOF);
 		break;
 	case TCPCHAT__FLUSH:
-		conn_update(conn); /* the end of the flush closes at once */
+		tcpchat__conn_update(conn); /* the end of the flush closes at once */
 		break;
 	case TCPCHAT__LINGER:
-		conn_kill(conn, conn->reason);
+		tcpchat__conn_kill(conn, conn->reason);
 		break;
 	case TCPCHAT__DEAD:
 		break;
@@ -159,11 +268,19 @@ static void on_io(struct tcpchat_loop *loop, struct tcpchat__io *io, unsigned re
 		conn_read(conn);
 }
 
-static void on_linger(struct tcpchat_timer *t, void *arg)
+/* Open: the idle timeout.  Closing: the flush or linger deadline. */
+static void on_timer(struct tcpchat_timer *t, void *arg)
 {
 	struct tcpchat_conn *conn = arg;
+	uint64_t idle = conn->srv->limit[TCPCHAT_LIMIT_IDLE];
+	uint64_t quiet = conn->srv->loop->now - conn->last_input;
 
-	conn_kill(conn, conn->reason);
+	if (conn->state != TCPCHAT__OPEN)
+		tcpchat__conn_kill(conn, conn->reason);
+	else if (quiet < idle)
+		tcpchat_timer_start(t, idle - quiet, 0); /* input came meanwhile */
+	else
+		tcpchat__conn_close(conn, TCPCHAT_EIDLE);
 }
 
 static void on_teardown(struct tcpchat__deferred *d)
@@ -176,6 +293,7 @@ static void on_teardown(struct tcpchat__deferred *d)
 int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer)
 {
 	struct tcpchat_loop *loop = srv->loop;
+	uint64_t max_clients = srv->limit[TCPCHAT_LIMIT_CLIENTS];
 	struct tcpchat_conn *conn;
 	int rc;
 
@@ -196,14 +314,45 @@ int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer)
 	conn->srv = srv;
 	tcpchat__queue_init(&conn->out);
 	conn->state = TCPCHAT__OPEN;
+	tcpchat__deferred_init(&conn->flush, on_flush);
 	tcpchat__deferred_init(&conn->teardown, on_teardown);
-	tcpchat__timer_init(&conn->linger, loop, on_linger, conn);
+	tcpchat__timer_init(&conn->timer, loop, on_timer, conn);
+	conn->last_input = loop->now;
+	tcpchat__buf_init(&conn->line);
+	tcpchat__framer_init(&conn->framer, srv->limit[TCPCHAT_LIMIT_LINE]);
 	memcpy(conn->peer, peer, sizeof(conn->peer));
 	tcpchat__list_append(&srv->conns, &conn->link);
 	loop->alive++;
+	srv->stat[TCPCHAT_STAT_ACCEPTED]++;
+
+	if (max_clients && srv->nopen >= max_clients) {
+		/* Over the limit: it may be told why, then it is sent away. */
+		conn->rejected = true;
+		if (srv->on_full)
+			srv->on_full(conn);
+		tcpchat__conn_close(conn, TCPCHAT_EFULL);
+		return 0;
+	}
+	srv->nopen++;
+	if (srv->limit[TCPCHAT_LIMIT_IDLE])
+		tcpchat_timer_start(&conn->timer, srv->limit[TCPCHAT_LIMIT_IDLE], 0);
 	if (srv->on_connect)
 		srv->on_connect(conn);
 	return 0;
+}
+
+/* The counter that a close with this reason adds to. */
+static enum tcpchat_stat closed_stat(int reason)
+{
+	switch (reason) {
+	case 0: return TCPCHAT_STAT_CLOSED_APP;
+	case TCPCHAT_EOF: return TCPCHAT_STAT_CLOSED_EOF;
+	case TCPCHAT_EQUEUE: return TCPCHAT_STAT_CLOSED_QUEUE;
+	case TCPCHAT_EIDLE: return TCPCHAT_STAT_CLOSED_IDLE;
+	case TCPCHAT_EFULL: return TCPCHAT_STAT_CLOSED_FULL;
+	case -ECANCELED: return TCPCHAT_STAT_CLOSED_FREED;
+	default: return TCPCHAT_STAT_CLOSED_ERROR;
+	}
 }
 
 void tcpchat__conn_destroy(struct tcpchat_conn *conn, int reason)
@@ -212,17 +361,37 @@ void tcpchat__conn_destroy(struct tcpchat_conn *conn, int reason)
 	struct tcpchat_loop *loop = srv->loop;
 
 	tcpchat__loop_cancel(&conn->teardown);
+	tcpchat__loop_cancel(&conn->flush);
 	tcpchat__io_set(loop, &conn->io, 0);
-	tcpchat_timer_stop(&conn->linger);
+	tcpchat_timer_stop(&conn->timer);
 	close(conn->io.fd);
 	tcpchat__queue_free(&conn->out);
+	tcpchat__buf_free(&conn->line);
 	tcpchat__list_remove(&conn->link);
 	loop->alive--;
+	if (conn->rejected)
+		reason = TCPCHAT_EFULL; /* whatever the full callback did */
+	else
+		srv->nopen--;
+	srv->stat[TCPCHAT_STAT_CLOSED]++;
+	srv->stat[closed_stat(reason)]++;
 	conn->state = TCPCHAT__DEAD;
 	conn->reason = reason;
-	if (srv->on_close)
+	/* A rejected connection was never announced, so it is not mourned. */
+	if (srv->on_close && !conn->rejected)
 		srv->on_close(conn, reason);
 	free(conn);
+}
+
+/* Closed with TCPCHAT_EQUEUE if adding len bytes would pass the limit. */
+bool tcpchat__conn_over_limit(struct tcpchat_conn *conn, size_t len)
+{
+	uint64_t max_queue = conn->srv->limit[TCPCHAT_LIMIT_QUEUE];
+
+	if (max_queue == 0 || conn->out.bytes + len <= max_queue)
+		return false;
+	tcpchat__conn_kill(conn, TCPCHAT_EQUEUE);
+	return true;
 }
 
 TCPCHAT_EXPORT int tcpchat_conn_send(struct tcpchat_conn *conn, const void *data, size_t len)
@@ -240,30 +409,36 @@ TCPCHAT_EXPORT int tcpchat_conn_send(struct tcpchat_conn *conn, const void *data
 		/* Nothing queued: try the socket first, the common case costs
 		 * one system call and no copy. */
 		n = tcpchat__sock_send(conn->io.fd, data, len);
-		if (n == (ssize_t)len)
+		if (n == (ssize_t)len) {
+			conn->srv->stat[TCPCHAT_STAT_BYTES_OUT] += len;
 			return 0;
+		}
 		if (n < 0 && n != -EAGAIN) {
-			conn_kill(conn, (int)n);
+			tcpchat__conn_kill(conn, (int)n);
 			return (int)n;
 		}
 		if (n > 0) {
+			conn->srv->stat[TCPCHAT_STAT_BYTES_OUT] += (uint64_t)n;
 			data = (const char *)data + n;
 			len -= (size_t)n;
 		}
+		conn->blocked = true;
 	}
+	if (tcpchat__conn_over_limit(conn, len))
+		return TCPCHAT_EQUEUE;
 	rc = tcpchat__queue_append(&conn->out, data, len);
 	if (rc < 0) {
-		conn_kill(conn, rc); /* part of the stream is lost: end it */
+		tcpchat__conn_kill(conn, rc); /* part of the stream is lost: end it */
 		return rc;
 	}
-	conn_update(conn);
+	tcpchat__conn_update(conn);
 	return 0;
 }
 
 TCPCHAT_EXPORT void tcpchat_conn_close(struct tcpchat_conn *conn)
 {
 	if (conn)
-		conn_close(conn, conn->eof ? TCPCHAT_EOF : 0);
+		tcpchat__conn_close(conn, conn->eof ? TCPCHAT_EOF : 0);
 }
 
 TCPCHAT_EXPORT const char *tcpchat_conn_peer(const struct tcpchat_conn *conn)

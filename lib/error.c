@@ -8,6 +8,9 @@ static const struct {
 	const char *text;
 } own_errors[] = {
 	{ TCPCHAT_EOF, "End of stream" },
+	{ TCPCHAT_EQUEUE, "Output queue limit exceeded (the peer does not read)" },
+	{ TCPCHAT_EIDLE, "Idle timeout" },
+	{ TCPCHAT_EFULL, "Server full (too many clients)" },
 	{ TCPCHAT_EAI_NONAME, "Unknown host" },
 	{ TCPCHAT_EAI_AGAIN, "Temporary failure in name resolution" },
 	{ TCPCHAT_EAI_FAIL, "Non-recoverable failure in name resolution" },

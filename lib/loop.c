@@ -56,13 +56,42 @@ static void run_deferred(struct tcpchat_loop *loop)
 	}
 }
 
-/* The self-pipe became readable: empty it.  The stop flag says why. */
+/* Take the posted calls waiting now (later ones wait for the next wake). */
+static struct tcpchat__post *take_posts(struct tcpchat_loop *loop)
+{
+	struct tcpchat__post *head;
+
+	pthread_mutex_lock(&loop->post_lock);
+	head = loop->post_head;
+	loop->post_head = NULL;
+	loop->post_tail = &loop->post_head;
+	atomic_store(&loop->posted, 0);
+	pthread_mutex_unlock(&loop->post_lock);
+	return head;
+}
+
+/* The self-pipe became readable: empty it and run the posted calls; the
+ * stop flag says whether a stop woke us. */
 static void on_wake(struct tcpchat_loop *loop, struct tcpchat__io *io, unsigned revents)
 {
+	struct tcpchat__post *p, *next;
 	char junk[64];
 
 	while (read(io->fd, junk, sizeof(junk)) > 0)
 		;
+	for (p = take_posts(loop); p; p = next) {
+		next = p->next;
+		p->cb(p->arg);
+		free(p);
+	}
+}
+
+/* Wake the backend; a full pipe already holds a wake-up. */
+static void wake(struct tcpchat_loop *loop)
+{
+	ssize_t n = write(loop->wake_fds[1], "", 1);
+
+	(void)n;
 }
 
 static int make_pipe(int fds[2])
@@ -99,6 +128,9 @@ TCPCHAT_EXPORT int tcpchat_loop_create(struct tcpchat_loop **loopp)
 		return -ENOMEM;
 	tcpchat__list_init(&loop->deferred);
 	atomic_init(&loop->stop, 0);
+	atomic_init(&loop->posted, 0);
+	loop->post_tail = &loop->post_head;
+	pthread_mutex_init(&loop->post_lock, NULL);
 	loop->now = tcpchat__now_ms();
 	rc = make_pipe(loop->wake_fds);
 	if (rc < 0)
@@ -119,16 +151,24 @@ fail_pipe:
 	close(loop->wake_fds[0]);
 	close(loop->wake_fds[1]);
 fail:
+	pthread_mutex_destroy(&loop->post_lock);
 	free(loop);
 	return rc;
 }
 
 TCPCHAT_EXPORT int tcpchat_loop_free(struct tcpchat_loop *loop)
 {
+	struct tcpchat__post *p, *next;
+
 	if (!loop)
 		return 0;
 	if (loop->ntimers > 0 || loop->nservers > 0 || loop->running)
 		return -EBUSY;
+	for (p = take_posts(loop); p; p = next) {
+		next = p->next;
+		free(p);
+	}
+	pthread_mutex_destroy(&loop->post_lock);
 	tcpchat__io_set(loop, &loop->wake_io, 0);
 	tcpchat__backend_free(loop);
 	close(loop->wake_fds[0]);
@@ -149,14 +189,14 @@ TCPCHAT_EXPORT int tcpchat_loop_run(struct tcpchat_loop *loop)
 		return -EBUSY;
 	loop->running = true;
 	while (!atomic_load(&loop->stop)) {
-		if (loop->alive == 0 && tcpchat__list_empty(&loop->deferred))
+		if (loop->alive == 0 && tcpchat__list_empty(&loop->deferred) &&
+		    atomic_load(&loop->posted) == 0)
 			break;
 		loop->now = tcpchat__now_ms();
 		timeout = tcpchat__list_empty(&loop->deferred) ? tcpchat__timers_timeout(loop) : 0;
 		rc = tcpchat__backend_wait(loop, timeout);
 		if (rc < 0)
 			break;
-		loop->now = tcpchat__now_ms();
 		tcpchat__timers_run(loop);
 		run_deferred(loop);
 	}
@@ -169,15 +209,33 @@ TCPCHAT_EXPORT int tcpchat_loop_run(struct tcpchat_loop *loop)
 TCPCHAT_EXPORT void tcpchat_loop_stop(struct tcpchat_loop *loop)
 {
 	int saved = errno;
-	ssize_t n;
 
 	if (!loop)
 		return;
 	atomic_store(&loop->stop, 1);
-	/* Wake the backend; a full pipe already holds a wake-up. */
-	n = write(loop->wake_fds[1], "", 1);
-	(void)n;
+	wake(loop);
 	errno = saved;
+}
+
+TCPCHAT_EXPORT int tcpchat_loop_post(struct tcpchat_loop *loop, tcpchat_post_cb *cb, void *arg)
+{
+	struct tcpchat__post *p;
+
+	if (!loop || !cb)
+		return -EINVAL;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->next = NULL;
+	p->cb = cb;
+	p->arg = arg;
+	pthread_mutex_lock(&loop->post_lock);
+	*loop->post_tail = p;
+	loop->post_tail = &p->next;
+	atomic_fetch_add(&loop->posted, 1);
+	pthread_mutex_unlock(&loop->post_lock);
+	wake(loop);
+	return 0;
 }
 
 TCPCHAT_EXPORT uint64_t tcpchat_loop_now(const struct tcpchat_loop *loop)

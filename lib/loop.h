@@ -9,6 +9,7 @@
 #ifndef TCPCHAT_LOOP_H
 #define TCPCHAT_LOOP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -48,6 +49,13 @@ struct tcpchat__deferred {
 	void (*cb)(struct tcpchat__deferred *d);
 };
 
+/* A call posted from another thread (tcpchat_loop_post). */
+struct tcpchat__post {
+	struct tcpchat__post *next;
+	tcpchat_post_cb *cb;
+	void *arg;
+};
+
 struct tcpchat__backend; /* defined by the backend */
 
 struct tcpchat_loop {
@@ -64,9 +72,13 @@ struct tcpchat_loop {
 
 	struct tcpchat__list deferred;
 
-	int wake_fds[2];              /* self-pipe written by tcpchat_loop_stop */
+	int wake_fds[2];              /* self-pipe written by stop and post */
 	struct tcpchat__io wake_io;
 	atomic_int stop;
+
+	pthread_mutex_t post_lock;    /* guards the posted calls */
+	struct tcpchat__post *post_head, **post_tail;
+	atomic_int posted;            /* how many are waiting */
 
 	char *readbuf; /* one read buffer shared by every connection of the loop */
 	bool running;
@@ -97,8 +109,9 @@ void tcpchat__backend_free(struct tcpchat_loop *loop);
 /* Register, change or (events == 0) remove io; io->events and io->slot are
  * updated by the caller's behalf. */
 int tcpchat__backend_set(struct tcpchat_loop *loop, struct tcpchat__io *io, unsigned events);
-/* Wait at most timeout_ms (-1: no limit) and call each ready watcher's
- * callback with the readiness it asked for.  Returns 0 or -errno. */
+/* Wait at most timeout_ms (-1: no limit), set loop->now to the time the
+ * wait ended, and call each ready watcher's callback with the readiness it
+ * asked for.  Returns 0 or -errno. */
 int tcpchat__backend_wait(struct tcpchat_loop *loop, int timeout_ms);
 
 #endif /* TCPCHAT_LOOP_H */

@@ -68,6 +68,7 @@ int tcpchat__backend_wait(struct tcpchat_loop *loop, int timeout_ms)
 	n = epoll_wait(be->epfd, be->events, MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	loop->now = tcpchat__now_ms(); /* callbacks see the time they run at */
 	for (i = 0; i < n; i++) {
 		io = be->events[i].data.ptr;
 		revents = 0;

@@ -108,6 +108,7 @@ int tcpchat__backend_wait(struct tcpchat_loop *loop, int timeout_ms)
 	rc = poll(be->fds, (nfds_t)be->n, timeout_ms);
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
+	loop->now = tcpchat__now_ms(); /* callbacks see the time they run at */
 	/* Watchers added by callbacks land past n and were not polled. */
 	n = be->n;
 	for (i = 0; i < n && rc > 0; i++) {

@@ -17,6 +17,13 @@
  * instead of spinning on a listener that stays readable. */
 #define ACCEPT_BACKOFF_MS 100
 
+/* Default limits (see enum tcpchat_limit and doc/design.md for why). */
+#define DEFAULT_MAX_CLIENTS 1024
+#define DEFAULT_MAX_QUEUE (1u << 20)
+#define DEFAULT_MAX_LINE 4096
+/* The largest line limit accepted: a line is kept in one allocation. */
+#define MAX_MAX_LINE (1u << 30)
+
 TCPCHAT_EXPORT int tcpchat_server_create(struct tcpchat_server **srvp)
 {
 	struct tcpchat_server *srv;
@@ -28,6 +35,10 @@ TCPCHAT_EXPORT int tcpchat_server_create(struct tcpchat_server **srvp)
 		return -ENOMEM;
 	srv->fd = -1;
 	tcpchat__list_init(&srv->conns);
+	srv->limit[TCPCHAT_LIMIT_CLIENTS] = DEFAULT_MAX_CLIENTS;
+	srv->limit[TCPCHAT_LIMIT_QUEUE] = DEFAULT_MAX_QUEUE;
+	srv->limit[TCPCHAT_LIMIT_IDLE] = 0;
+	srv->limit[TCPCHAT_LIMIT_LINE] = DEFAULT_MAX_LINE;
 	*srvp = srv;
 	return 0;
 }
@@ -105,6 +116,24 @@ TCPCHAT_EXPORT void tcpchat_server_on_data(struct tcpchat_server *srv, tcpchat_d
 		srv->on_data = cb;
 }
 
+TCPCHAT_EXPORT void tcpchat_server_on_line(struct tcpchat_server *srv, tcpchat_line_cb *cb)
+{
+	if (srv)
+		srv->on_line = cb;
+}
+
+TCPCHAT_EXPORT void tcpchat_server_on_long_line(struct tcpchat_server *srv, tcpchat_connect_cb *cb)
+{
+	if (srv)
+		srv->on_long_line = cb;
+}
+
+TCPCHAT_EXPORT void tcpchat_server_on_full(struct tcpchat_server *srv, tcpchat_connect_cb *cb)
+{
+	if (srv)
+		srv->on_full = cb;
+}
+
 TCPCHAT_EXPORT void tcpchat_server_on_eof(struct tcpchat_server *srv, tcpchat_eof_cb *cb)
 {
 	if (srv)
@@ -126,6 +155,108 @@ TCPCHAT_EXPORT void tcpchat_server_set_userdata(struct tcpchat_server *srv, void
 TCPCHAT_EXPORT void *tcpchat_server_userdata(const struct tcpchat_server *srv)
 {
 	return srv ? srv->userdata : NULL;
+}
+
+TCPCHAT_EXPORT int tcpchat_server_set_limit(struct tcpchat_server *srv,
+                                            enum tcpchat_limit limit, uint64_t value)
+{
+	if (!srv || (unsigned)limit > TCPCHAT_LIMIT_LINE)
+		return -EINVAL;
+	if (limit == TCPCHAT_LIMIT_LINE && (value == 0 || value > MAX_MAX_LINE))
+		return -EINVAL;
+	srv->limit[limit] = value;
+	return 0;
+}
+
+TCPCHAT_EXPORT uint64_t tcpchat_server_stat(const struct tcpchat_server *srv,
+                                            enum tcpchat_stat stat)
+{
+	if (!srv || (unsigned)stat > TCPCHAT_STAT_BYTES_OUT)
+		return 0;
+	if (stat == TCPCHAT_STAT_LIVE)
+		return srv->stat[TCPCHAT_STAT_ACCEPTED] - srv->stat[TCPCHAT_STAT_CLOSED];
+	return srv->stat[stat];
+}
+
+/* A connection that application calls may reach: open, not rejected. */
+static bool is_open(const struct tcpchat_conn *conn)
+{
+	return conn->state == TCPCHAT__OPEN && !conn->rejected;
+}
+
+TCPCHAT_EXPORT int tcpchat_server_broadcast_if(struct tcpchat_server *srv,
+                                               const void *data, size_t len,
+                                               tcpchat_filter_cb *want, void *arg)
+{
+	struct tcpchat__msg *msg = NULL;
+	struct tcpchat__list *l;
+	struct tcpchat_conn *conn;
+	int count = 0, rc = 0;
+
+	if (!srv || (!data && len))
+		return -EINVAL;
+	/* Closing a receiver only queues its teardown, so the list stays
+	 * intact while we walk it. */
+	for (l = srv->conns.next; l != &srv->conns; l = l->next) {
+		conn = TCPCHAT__CONTAINER_OF(l, struct tcpchat_conn, link);
+		if (!is_open(conn) || (want && !want(conn, arg)))
+			continue;
+		if (len == 0) {
+			count++;
+			continue;
+		}
+		if (tcpchat__conn_over_limit(conn, len))
+			continue;
+		if (!msg) {
+			/* The one copy of the bytes, shared by every queue. */
+			msg = tcpchat__msg_new(data, len, len);
+			if (!msg) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		if (tcpchat__queue_push(&conn->out, msg, 0) < 0) {
+			tcpchat__conn_kill(conn, -ENOMEM);
+			continue;
+		}
+		tcpchat__conn_queue(conn);
+		count++;
+	}
+	tcpchat__msg_unref(msg);
+	return rc < 0 ? rc : count;
+}
+
+/* The filter of tcpchat_server_broadcast: everyone but the one excepted. */
+static int all_but(const struct tcpchat_conn *conn, void *except)
+{
+	return conn != except;
+}
+
+TCPCHAT_EXPORT int tcpchat_server_broadcast(struct tcpchat_server *srv,
+                                            const void *data, size_t len,
+                                            const struct tcpchat_conn *except)
+{
+	return tcpchat_server_broadcast_if(srv, data, len, all_but, (void *)except);
+}
+
+TCPCHAT_EXPORT int tcpchat_server_foreach(struct tcpchat_server *srv,
+                                          tcpchat_each_cb *fn, void *arg)
+{
+	struct tcpchat__list *l;
+	struct tcpchat_conn *conn;
+	int rc;
+
+	if (!srv || !fn)
+		return -EINVAL;
+	for (l = srv->conns.next; l != &srv->conns; l = l->next) {
+		conn = TCPCHAT__CONTAINER_OF(l, struct tcpchat_conn, link);
+		if (!is_open(conn))
+			continue;
+		rc = fn(conn, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Watch the listener again once the back-off after EMFILE is over. */

@@ -4,6 +4,8 @@
 #ifndef TCPCHAT_SERVER_H
 #define TCPCHAT_SERVER_H
 
+#include "buf.h"
+#include "frame.h"
 #include "loop.h"
 #include "queue.h"
 
@@ -22,9 +24,15 @@ struct tcpchat_conn {
 	struct tcpchat__queue out;
 	enum tcpchat__conn_state state;
 	bool eof;                          /* the peer shut down its sending side */
+	bool blocked;                      /* the socket refused bytes: wait for writability */
+	bool rejected;                     /* over TCPCHAT_LIMIT_CLIENTS, being sent away */
 	int reason;                        /* what the close callback will be told */
+	struct tcpchat__deferred flush;    /* write the queue at the end of the iteration */
 	struct tcpchat__deferred teardown;
-	struct tcpchat_timer linger;
+	struct tcpchat_timer timer;        /* idle timeout when open, deadline when closing */
+	uint64_t last_input;               /* loop time of the last bytes received */
+	struct tcpchat__buf line;          /* a partial line, allocated only while one waits */
+	struct tcpchat__framer framer;
 	void *userdata;
 	char peer[TCPCHAT__ADDRSTRLEN];
 };
@@ -36,10 +44,16 @@ struct tcpchat_server {
 	struct tcpchat__io listen_io;
 	struct tcpchat_timer backoff;      /* re-arms accepting after EMFILE */
 	struct tcpchat__list conns;
+	size_t nopen;                      /* connections not rejected, not yet torn down */
 	tcpchat_connect_cb *on_connect;
 	tcpchat_data_cb *on_data;
+	tcpchat_line_cb *on_line;
+	tcpchat_connect_cb *on_long_line;
+	tcpchat_connect_cb *on_full;
 	tcpchat_eof_cb *on_eof;
 	tcpchat_close_cb *on_close;
+	uint64_t limit[TCPCHAT_LIMIT_LINE + 1];
+	uint64_t stat[TCPCHAT_STAT_BYTES_OUT + 1];
 	void *userdata;
 	int port;                          /* bound port, 0 before bind */
 	char address[TCPCHAT__ADDRSTRLEN];
@@ -48,6 +62,25 @@ struct tcpchat_server {
 /* Make a connection for an accepted descriptor and start watching it;
  * -ENOMEM or the backend's error (fd is then still the caller's). */
 int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer);
+
+/* Begin a graceful close with the reason the close callback will get. */
+void tcpchat__conn_close(struct tcpchat_conn *conn, int reason);
+
+/* Close at once, without flushing; teardown follows at the end of the
+ * iteration. */
+void tcpchat__conn_kill(struct tcpchat_conn *conn, int reason);
+
+/* Re-register for the readiness the connection's state calls for. */
+void tcpchat__conn_update(struct tcpchat_conn *conn);
+
+/* Bytes were pushed onto conn's queue: write them at the end of the
+ * iteration (with everything else queued by then) unless the socket is
+ * full and writability will. */
+void tcpchat__conn_queue(struct tcpchat_conn *conn);
+
+/* True, having closed conn with TCPCHAT_EQUEUE, if queuing len more bytes
+ * would pass the server's queue limit. */
+bool tcpchat__conn_over_limit(struct tcpchat_conn *conn, size_t len);
 
 /* Close conn now, without flushing, and run its close callback with reason
  * (used when the server is freed). */
