@@ -9,6 +9,7 @@
  * the end of the loop iteration and calls the close callback exactly once. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -320,7 +321,7 @@ int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer)
 	conn->last_input = loop->now;
 	tcpchat__buf_init(&conn->line);
 	tcpchat__framer_init(&conn->framer, srv->limit[TCPCHAT_LIMIT_LINE]);
-	memcpy(conn->peer, peer, sizeof(conn->peer));
+	snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
 	tcpchat__list_append(&srv->conns, &conn->link);
 	loop->alive++;
 	srv->stat[TCPCHAT_STAT_ACCEPTED]++;
