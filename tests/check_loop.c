@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/time.h>
 
@@ -299,6 +300,177 @@ START_TEST(no_descriptor_leak)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* tcpchat_loop_post                                                   */
+
+static void never_called(void *arg)
+{
+	ck_abort_msg("a dropped post ran");
+}
+
+START_TEST(post_contracts)
+{
+	struct tcpchat_loop *loop;
+
+	ck_assert_int_eq(tcpchat_loop_create(&loop), 0);
+	ck_assert_int_eq(tcpchat_loop_post(NULL, never_called, NULL), -EINVAL);
+	ck_assert_int_eq(tcpchat_loop_post(loop, NULL, NULL), -EINVAL);
+	/* Nothing was queued by the failures: run returns at once. */
+	ck_assert_int_eq(tcpchat_loop_run(loop), 0);
+	ck_assert_int_eq(tcpchat_loop_free(loop), 0);
+}
+END_TEST
+
+static pthread_t main_thread;
+
+struct post_log {
+	struct tcpchat_loop *loop;
+	int ran[8];
+	int n;
+	bool again;     /* the first call posts one more */
+};
+
+static struct post_log plog;
+
+static void log_post(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+
+	ck_assert(pthread_equal(pthread_self(), main_thread));
+	ck_assert_int_lt(plog.n, 8);
+	plog.ran[plog.n++] = id;
+	if (plog.again) {
+		plog.again = false;
+		/* From the loop's own thread, while it runs. */
+		ck_assert_int_eq(tcpchat_loop_post(plog.loop, log_post, (void *)(intptr_t)9), 0);
+	}
+}
+
+START_TEST(post_before_run_runs_then_run_returns)
+{
+	memset(&plog, 0, sizeof(plog));
+	main_thread = pthread_self();
+	ck_assert_int_eq(tcpchat_loop_create(&plog.loop), 0);
+	/* Nothing else keeps the loop alive: the pending posts do. */
+	ck_assert_int_eq(tcpchat_loop_post(plog.loop, log_post, (void *)(intptr_t)1), 0);
+	ck_assert_int_eq(tcpchat_loop_post(plog.loop, log_post, (void *)(intptr_t)2), 0);
+	ck_assert_int_eq(plog.n, 0); /* not run by post itself */
+	plog.again = true;
+	ck_assert_int_eq(tcpchat_loop_run(plog.loop), 0);
+	ck_assert_int_eq(plog.n, 3);
+	ck_assert_int_eq(plog.ran[0], 1);
+	ck_assert_int_eq(plog.ran[1], 2);
+	ck_assert_int_eq(plog.ran[2], 9);
+	/* Nothing pending any more: the next run returns at once. */
+	ck_assert_int_eq(tcpchat_loop_run(plog.loop), 0);
+	ck_assert_int_eq(plog.n, 3);
+	ck_assert_int_eq(tcpchat_loop_free(plog.loop), 0);
+}
+END_TEST
+
+/* 4 threads post 250 calls each while a timer keeps the loop alive. */
+enum { POSTERS = 4, PER_POSTER = 250 };
+
+struct post_arg {
+	int thread, seq;
+};
+
+static struct {
+	struct tcpchat_loop *loop;
+	struct post_arg args[POSTERS][PER_POSTER];
+	int ran[POSTERS][PER_POSTER];
+	int next[POSTERS];       /* the seq expected next from each thread */
+	int total;
+	int out_of_order, wrong_thread;
+	int failed_posts;
+	pthread_barrier_t go;
+} mt;
+
+static void mt_call(void *arg)
+{
+	struct post_arg *a = arg;
+
+	if (!pthread_equal(pthread_self(), main_thread))
+		mt.wrong_thread++;
+	if (a->seq != mt.next[a->thread])
+		mt.out_of_order++;
+	mt.next[a->thread] = a->seq + 1;
+	mt.ran[a->thread][a->seq]++;
+	if (++mt.total == POSTERS * PER_POSTER)
+		tcpchat_loop_stop(mt.loop);
+}
+
+static void *poster_main(void *arg)
+{
+	int t = (int)(intptr_t)arg, i;
+
+	pthread_barrier_wait(&mt.go);
+	for (i = 0; i < PER_POSTER; i++) {
+		mt.args[t][i].thread = t;
+		mt.args[t][i].seq = i;
+		if (tcpchat_loop_post(mt.loop, mt_call, &mt.args[t][i]) != 0)
+			__atomic_fetch_add(&mt.failed_posts, 1, __ATOMIC_SEQ_CST);
+		if (i % 50 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+START_TEST(posts_from_threads_run_once_in_order)
+{
+	struct tcpchat_timer *t;
+	pthread_t th[POSTERS];
+	int i, j, ticks = 0;
+
+	memset(&mt, 0, sizeof(mt));
+	main_thread = pthread_self();
+	ck_assert_int_eq(tcpchat_loop_create(&mt.loop), 0);
+	ck_assert_int_eq(tcpchat_timer_create(mt.loop, &t, count_cb, &ticks), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 60000, 0), 0); /* keeps it alive */
+	ck_assert_int_eq(pthread_barrier_init(&mt.go, NULL, POSTERS), 0);
+	for (i = 0; i < POSTERS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, poster_main, (void *)(intptr_t)i), 0);
+	ck_assert_int_eq(tcpchat_loop_run(mt.loop), 0);
+	for (i = 0; i < POSTERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&mt.go);
+	ck_assert_int_eq(mt.failed_posts, 0);
+	ck_assert_int_eq(mt.total, POSTERS * PER_POSTER);
+	ck_assert_int_eq(mt.wrong_thread, 0);
+	ck_assert_int_eq(mt.out_of_order, 0);
+	for (i = 0; i < POSTERS; i++)
+		for (j = 0; j < PER_POSTER; j++)
+			ck_assert_int_eq(mt.ran[i][j], 1);
+	ck_assert_int_eq(ticks, 0); /* the stop came from the last post */
+	tcpchat_timer_free(t);
+	ck_assert_int_eq(tcpchat_loop_free(mt.loop), 0);
+}
+END_TEST
+
+START_TEST(posts_pending_at_free_are_dropped)
+{
+	struct tcpchat_loop *loop;
+	int i;
+
+	ck_assert_int_eq(tcpchat_loop_create(&loop), 0);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(tcpchat_loop_post(loop, never_called, NULL), 0);
+	/* Freed with the calls pending: none runs, nothing leaks (valgrind). */
+	ck_assert_int_eq(tcpchat_loop_free(loop), 0);
+
+	/* Also when a run left one behind: a stop requested before the run
+	 * makes it return at once, before the post. */
+	memset(&plog, 0, sizeof(plog));
+	main_thread = pthread_self();
+	ck_assert_int_eq(tcpchat_loop_create(&plog.loop), 0);
+	ck_assert_int_eq(tcpchat_loop_post(plog.loop, log_post, (void *)(intptr_t)1), 0);
+	tcpchat_loop_stop(plog.loop);
+	ck_assert_int_eq(tcpchat_loop_run(plog.loop), 0);
+	ck_assert_int_eq(tcpchat_loop_free(plog.loop), 0);
+	ck_assert_int_eq(plog.n, 0);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
 	Suite *s = suite_create("loop");
@@ -316,6 +488,10 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, deferred_work_runs_once_in_order);
 	tcase_add_test(tc, io_interest_changes_within_a_batch);
 	tcase_add_test(tc, no_descriptor_leak);
+	tcase_add_test(tc, post_contracts);
+	tcase_add_test(tc, post_before_run_runs_then_run_returns);
+	tcase_add_test(tc, posts_from_threads_run_once_in_order);
+	tcase_add_test(tc, posts_pending_at_free_are_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,671 @@
+/* check_limits.c - the server's limits and counters: TCPCHAT_LIMIT_CLIENTS
+ * (one more is accepted, told why and sent away unannounced),
+ * TCPCHAT_LIMIT_IDLE (silent clients go, active ones stay),
+ * TCPCHAT_LIMIT_QUEUE (back-pressure for an echo server, EQUEUE for a peer
+ * that does not read), and the invariants of tcpchat_server_stat. */
+#include "internal.h"
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "server.h"
+#include "testutil.h"
+
+#define MAXC 16
+
+static struct {
+	struct tcpchat_loop *loop;
+	struct tcpchat_server *srv;
+	struct tcpchat_conn *conns[MAXC];
+	int connects, closes, fulls;
+	int reasons[MAXC];
+	int stop_at_connects, stop_at_fulls, stop_at_closes;
+	size_t max_queued;      /* tcpchat_conn_queued seen at most */
+	int over_limit;         /* samples over TCPCHAT_LIMIT_QUEUE */
+	atomic_int engaged;     /* a queue passed half the limit */
+	void (*on_connect)(struct tcpchat_conn *conn);
+} lm;
+
+static void lm_connect(struct tcpchat_conn *conn)
+{
+	ck_assert_int_lt(lm.connects, MAXC);
+	ck_assert(!conn->rejected);
+	lm.conns[lm.connects++] = conn;
+	if (lm.on_connect)
+		lm.on_connect(conn);
+	if (lm.connects == lm.stop_at_connects)
+		tcpchat_loop_stop(lm.loop);
+}
+
+static void lm_full(struct tcpchat_conn *conn)
+{
+	ck_assert(conn->rejected);
+	lm.fulls++;
+	/* Accepted, not yet closed: counted as live. */
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_LIVE),
+	                  lm.srv->limit[TCPCHAT_LIMIT_CLIENTS] + 1);
+	ck_assert_int_eq(tcpchat_conn_send(conn, "ERR full\n", 9), 0);
+	if (lm.fulls == lm.stop_at_fulls)
+		tcpchat_loop_stop(lm.loop);
+}
+
+static void lm_close(struct tcpchat_conn *conn, int reason)
+{
+	ck_assert(!conn->rejected);
+	ck_assert_int_lt(lm.closes, MAXC);
+	lm.reasons[lm.closes++] = reason;
+	if (lm.closes == lm.stop_at_closes)
+		tcpchat_loop_stop(lm.loop);
+}
+
+static void sample(struct tcpchat_conn *conn)
+{
+	size_t q = tcpchat_conn_queued(conn);
+
+	if (q > lm.max_queued)
+		lm.max_queued = q;
+	if (q > lm.srv->limit[TCPCHAT_LIMIT_QUEUE])
+		lm.over_limit++;
+	if (q > lm.srv->limit[TCPCHAT_LIMIT_QUEUE] / 2)
+		atomic_store(&lm.engaged, 1);
+}
+
+static void lm_echo(struct tcpchat_conn *conn, const char *data, size_t len)
+{
+	ck_assert_int_eq(tcpchat_conn_send(conn, data, len), 0);
+	sample(conn);
+}
+
+static void lm_setup(void)
+{
+	memset(&lm, 0, sizeof(lm));
+	ck_assert_int_eq(tcpchat_loop_create(&lm.loop), 0);
+	ck_assert_int_eq(tcpchat_server_create(&lm.srv), 0);
+	ck_assert_int_eq(tcpchat_server_bind(lm.srv, "127.0.0.1", 0), 0);
+	ck_assert_int_eq(tcpchat_server_listen(lm.srv, 64), 0);
+	tcpchat_server_on_connect(lm.srv, lm_connect);
+	tcpchat_server_on_full(lm.srv, lm_full);
+	tcpchat_server_on_close(lm.srv, lm_close);
+}
+
+/* The invariants that hold at any time, and the byte counters against
+ * what the peers sent and received. */
+static void check_stats(uint64_t bytes_in, uint64_t bytes_out)
+{
+	const struct tcpchat_server *s = lm.srv;
+	uint64_t sum = 0;
+	int st;
+
+	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_FREED; st++)
+		sum += tcpchat_server_stat(s, (enum tcpchat_stat)st);
+	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_ACCEPTED),
+	                  tcpchat_server_stat(s, TCPCHAT_STAT_LIVE) +
+	                  tcpchat_server_stat(s, TCPCHAT_STAT_CLOSED));
+	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_CLOSED), sum);
+	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_BYTES_IN), bytes_in);
+	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_BYTES_OUT), bytes_out);
+}
+
+static void lm_teardown(void)
+{
+	tcpchat_server_free(lm.srv);
+	ck_assert_int_eq(tcpchat_loop_free(lm.loop), 0);
+}
+
+/* Run the loop until cond() holds (checked every millisecond). */
+static bool (*until_fn)(void);
+
+static void until_cb(struct tcpchat_timer *t, void *arg)
+{
+	if (until_fn())
+		tcpchat_loop_stop(lm.loop);
+}
+
+static void run_until(bool (*cond)(void))
+{
+	struct tcpchat_timer *t;
+
+	until_fn = cond;
+	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, until_cb, NULL), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	tcpchat_timer_free(t);
+	ck_assert(cond());
+}
+
+/* Expect exactly want then EOF on fd. */
+static void expect_bytes_then_eof(int fd, const void *want, size_t len)
+{
+	char buf[256];
+
+	ck_assert_uint_lt(len, sizeof(buf));
+	ck_assert_uint_eq(test_read_all(fd, buf, len, 5000), len);
+	ck_assert_int_eq(memcmp(buf, want, len), 0);
+	ck_assert_uint_eq(test_read_all(fd, buf, 1, 5000), 0); /* EOF */
+}
+
+/* ------------------------------------------------------------------ */
+
+static uint64_t want_full_closed, want_closes, want_connects;
+
+static bool full_gone(void)
+{
+	return tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_FULL) == want_full_closed;
+}
+
+static bool closes_reached(void)
+{
+	return (uint64_t)lm.closes == want_closes;
+}
+
+static bool connects_reached(void)
+{
+	return (uint64_t)lm.connects == want_connects;
+}
+
+static bool two_live(void)
+{
+	return tcpchat_server_stat(lm.srv, TCPCHAT_STAT_LIVE) == 2;
+}
+
+static bool none_live(void)
+{
+	return tcpchat_server_stat(lm.srv, TCPCHAT_STAT_LIVE) == 0;
+}
+
+START_TEST(clients_limit)
+{
+	int a, b, c, d, e, f;
+
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_CLIENTS, 2), 0);
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	a = test_connect(tcpchat_server_port(lm.srv));
+	b = test_connect(tcpchat_server_port(lm.srv));
+	c = test_connect(tcpchat_server_port(lm.srv));
+	ck_assert_int_eq(write(c, "hi\n", 3), 3); /* discarded: it is sent away */
+	lm.stop_at_fulls = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	ck_assert_int_eq(lm.connects, 2);
+	ck_assert_int_eq(lm.fulls, 1);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_ACCEPTED), 3);
+	ck_assert_uint_eq(lm.srv->nopen, 2);
+
+	/* The third one is told why, then gets EOF. */
+	expect_bytes_then_eof(c, "ERR full\n", 9);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_LIVE), 3); /* lingering */
+	close(c);
+	want_full_closed = 1;
+	run_until(full_gone);
+	ck_assert_int_eq(lm.connects, 2);
+	ck_assert_int_eq(lm.closes, 0); /* never announced, never mourned */
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_ACCEPTED), 3);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_LIVE), 2);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED), 1);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_FULL), 1);
+	check_stats(3, 9);
+
+	/* A member leaves: the next client is admitted. */
+	close(a);
+	want_closes = 1;
+	run_until(closes_reached);
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EOF);
+	d = test_connect(tcpchat_server_port(lm.srv));
+	want_connects = 3;
+	run_until(connects_reached);
+	ck_assert_int_eq(lm.fulls, 1);
+
+	/* Full again. */
+	e = test_connect(tcpchat_server_port(lm.srv));
+	lm.stop_at_fulls = 2;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	ck_assert_int_eq(lm.fulls, 2);
+	expect_bytes_then_eof(e, "ERR full\n", 9);
+	close(e);
+	want_full_closed = 2;
+	run_until(full_gone);
+
+	/* One that resets instead of leaving politely still counts as sent
+	 * away for being full, and is not mourned either. */
+	f = test_connect(tcpchat_server_port(lm.srv));
+	lm.stop_at_fulls = 3;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	test_reset(f);
+	run_until(two_live);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_ERROR), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_FULL), 3);
+	ck_assert_int_eq(lm.closes, 1);
+
+	close(b);
+	close(d);
+	run_until(none_live);
+	ck_assert_int_eq(lm.connects, 3);
+	ck_assert_int_eq(lm.closes, 3);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_ACCEPTED), 6);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_FULL), 3);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_EOF), 3);
+	check_stats(3, 27);
+	lm_teardown();
+}
+END_TEST
+
+/* A client in a thread that measures when the server sends it away: it
+ * waits pre_connect_ms, connects, then sends one byte after each of
+ * `sends` periods, then reads until EOF. */
+struct idler {
+	int port;
+	int pre_connect_ms;
+	int sends;
+	int period_ms;
+	uint64_t t0;        /* before connecting */
+	uint64_t t_last;    /* after the last byte sent (or connecting) */
+	uint64_t t_eof;     /* when EOF arrived */
+	uint64_t early;     /* when input (EOF) arrived while sending, or 0 */
+	pthread_t th;
+};
+
+static void *idler_main(void *arg)
+{
+	struct idler *p = arg;
+	struct timespec ts = { p->pre_connect_ms / 1000, (p->pre_connect_ms % 1000) * 1000000L };
+	struct pollfd pfd;
+	char buf[64];
+	int fd, i;
+
+	if (p->pre_connect_ms)
+		nanosleep(&ts, NULL);
+	p->t0 = tcpchat__now_ms();
+	fd = test_connect(p->port);
+	p->t_last = tcpchat__now_ms();
+	for (i = 0; i < p->sends; i++) {
+		/* Wait a period, watching for an early close. */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, p->period_ms) > 0 && !p->early)
+			p->early = tcpchat__now_ms();
+		if (write(fd, "x", 1) != 1)
+			break;
+		p->t_last = tcpchat__now_ms();
+	}
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	p->t_eof = tcpchat__now_ms();
+	close(fd);
+	return NULL;
+}
+
+/* Serve one idler with an idle limit of 100 ms until it is closed. */
+static void run_idler(struct idler *p)
+{
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_IDLE, 100), 0);
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	p->port = tcpchat_server_port(lm.srv);
+	lm.stop_at_closes = 1;
+	ck_assert_int_eq(pthread_create(&p->th, NULL, idler_main, p), 0);
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	pthread_join(p->th, NULL);
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EIDLE);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_IDLE), 1);
+	check_stats((uint64_t)p->sends, 0);
+	lm_teardown();
+}
+
+START_TEST(idle_client_closed)
+{
+	struct idler p = { 0 };
+
+	run_idler(&p);
+	ck_assert_uint_ge(p.t_eof - p.t0, 100);
+	ck_assert_uint_lt(p.t_eof - p.t0, 5000);
+}
+END_TEST
+
+START_TEST(active_client_not_closed)
+{
+	struct idler p = { 0 };
+
+	p.sends = 10;
+	p.period_ms = 30;
+	run_idler(&p);
+	ck_assert_msg(p.early == 0, "closed %llu ms in, while active",
+	              (unsigned long long)(p.early - p.t0));
+	ck_assert_uint_ge(p.t_last - p.t0, 300);
+	/* ... and closed once it went quiet. */
+	ck_assert_uint_lt(p.t_eof - p.t_last, 5000);
+}
+END_TEST
+
+/* The idle time counts from the last input, not from the start of the
+ * loop's wait that the input ended. */
+START_TEST(idle_counts_from_last_input)
+{
+	struct idler p = { 0 };
+
+	p.sends = 1;
+	p.period_ms = 80;
+	run_idler(&p);
+	ck_assert_int_eq(p.early, 0);
+	ck_assert_msg(p.t_eof - p.t_last >= 100, "closed %llu ms after its last byte",
+	              (unsigned long long)(p.t_eof - p.t_last));
+}
+END_TEST
+
+/* ... and for a silent client, from its connection, however long the
+ * loop had been waiting before it came. */
+START_TEST(idle_counts_from_connect_after_quiet_loop)
+{
+	struct idler p = { 0 };
+
+	p.pre_connect_ms = 300;
+	run_idler(&p);
+	ck_assert_msg(p.t_eof - p.t0 >= 100, "closed %llu ms after connecting",
+	              (unsigned long long)(p.t_eof - p.t0));
+}
+END_TEST
+
+START_TEST(idle_off_by_default)
+{
+	int fd;
+
+	lm_setup();
+	ck_assert_uint_eq(lm.srv->limit[TCPCHAT_LIMIT_IDLE], 0);
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	fd = test_connect(tcpchat_server_port(lm.srv));
+	lm.stop_at_connects = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	/* No idle timer runs for it. */
+	ck_assert_uint_eq(lm.conns[0]->timer.heap_index, SIZE_MAX);
+	close(fd);
+	run_until(none_live);
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EOF);
+	check_stats(0, 0);
+	lm_teardown();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Back-pressure: an echo server with a 256 KiB queue limit and a peer  */
+/* that sends 8 MiB but starts reading only once the queue is over half */
+/* the limit; with reading paused meanwhile nothing is ever lost.      */
+
+static unsigned char pattern(uint64_t off)
+{
+	uint32_t w = (uint32_t)(off / 4);
+
+	return (unsigned char)((w >> (8 * (off % 4))) ^ 0x5a);
+}
+
+struct bp_peer {
+	int fd;
+	size_t total;
+	pthread_t sender, reader;
+	uint64_t got, bad_at;
+	int err;
+	bool waited;        /* the reader saw back-pressure before reading */
+};
+
+static void *bp_send(void *arg)
+{
+	struct bp_peer *p = arg;
+	char *buf = malloc(65536);
+	size_t off = 0, n, i;
+	ssize_t w;
+
+	while (off < p->total) {
+		n = p->total - off < 65536 ? p->total - off : 65536;
+		for (i = 0; i < n; i++)
+			buf[i] = (char)pattern(off + i);
+		for (i = 0; i < n; i += (size_t)w) {
+			w = write(p->fd, buf + i, n - i);
+			if (w <= 0) {
+				free(buf);
+				return NULL;
+			}
+		}
+		off += n;
+	}
+	shutdown(p->fd, SHUT_WR);
+	free(buf);
+	return NULL;
+}
+
+static void *bp_read(void *arg)
+{
+	struct bp_peer *p = arg;
+	char *buf = malloc(65536);
+	uint64_t deadline = tcpchat__now_ms() + 10000;
+	struct timespec ts = { 0, 1000000 };
+	ssize_t n, i;
+
+	while (!atomic_load(&lm.engaged) && tcpchat__now_ms() < deadline)
+		nanosleep(&ts, NULL);
+	p->waited = atomic_load(&lm.engaged);
+	p->bad_at = UINT64_MAX;
+	for (;;) {
+		n = read(p->fd, buf, 65536);
+		if (n <= 0) {
+			p->err = n < 0 ? errno : 0;
+			break;
+		}
+		for (i = 0; i < n && p->bad_at == UINT64_MAX; i++)
+			if ((unsigned char)buf[i] != pattern(p->got + (uint64_t)i))
+				p->bad_at = p->got + (uint64_t)i;
+		p->got += (uint64_t)n;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void small_sndbuf(struct tcpchat_conn *conn)
+{
+	int small = 4096;
+
+	ck_assert_int_eq(setsockopt(conn->io.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+}
+
+static void sample_cb(struct tcpchat_timer *t, void *arg)
+{
+	if (lm.connects > lm.closes && lm.closes == 0)
+		sample(lm.conns[0]);
+}
+
+/* A raw client with a small receive buffer, set before connecting. */
+static int connect_small(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((unsigned short)port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+START_TEST(queue_backpressure_echo)
+{
+	const size_t limit = 256 * 1024;
+	struct bp_peer p = { 0 };
+	struct tcpchat_timer *t;
+
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_QUEUE, limit), 0);
+	tcpchat_server_on_data(lm.srv, lm_echo);
+	lm.on_connect = small_sndbuf;
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, sample_cb, NULL), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
+	p.total = 8u << 20;
+	p.fd = connect_small(tcpchat_server_port(lm.srv));
+	ck_assert_int_eq(pthread_create(&p.sender, NULL, bp_send, &p), 0);
+	ck_assert_int_eq(pthread_create(&p.reader, NULL, bp_read, &p), 0);
+	lm.stop_at_closes = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	pthread_join(p.sender, NULL);
+	pthread_join(p.reader, NULL);
+	close(p.fd);
+	tcpchat_timer_free(t);
+
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EOF); /* not TCPCHAT_EQUEUE */
+	ck_assert(p.waited);
+	ck_assert_int_eq(p.err, 0);
+	ck_assert_uint_eq(p.got, p.total);
+	ck_assert_uint_eq(p.bad_at, UINT64_MAX);
+	ck_assert_int_eq(lm.over_limit, 0);
+	ck_assert_uint_le(lm.max_queued, limit);
+	ck_assert_uint_gt(lm.max_queued, limit / 2);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_QUEUE), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_EOF), 1);
+	check_stats(p.total, p.total);
+	lm_teardown();
+}
+END_TEST
+
+/* A peer that never reads while the server keeps sending: the send that
+ * would pass the limit fails with TCPCHAT_EQUEUE and closes it. */
+static struct {
+	struct tcpchat_conn *conn;
+	uint64_t sent;          /* bytes accepted by tcpchat_conn_send */
+	int rc;
+	char chunk[8192];
+} fl;
+
+static void flood_tick(struct tcpchat_timer *t, void *arg)
+{
+	int rc;
+
+	if (!fl.conn)
+		return;
+	for (size_t i = 0; i < sizeof(fl.chunk); i++)
+		fl.chunk[i] = (char)pattern(fl.sent + i);
+	rc = tcpchat_conn_send(fl.conn, fl.chunk, sizeof(fl.chunk));
+	sample(fl.conn);
+	if (rc == 0) {
+		fl.sent += sizeof(fl.chunk);
+		return;
+	}
+	fl.rc = rc;
+	fl.conn = NULL; /* closed: it is freed at the end of the iteration */
+	tcpchat_timer_stop(t);
+}
+
+static void flood_connect(struct tcpchat_conn *conn)
+{
+	small_sndbuf(conn);
+	fl.conn = conn;
+}
+
+START_TEST(queue_limit_closes_reader_that_never_reads)
+{
+	const size_t limit = 64 * 1024;
+	struct tcpchat_timer *t;
+	char *buf = malloc(1 << 20);
+	size_t got, i;
+	int fd;
+
+	memset(&fl, 0, sizeof(fl));
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_QUEUE, limit), 0);
+	lm.on_connect = flood_connect;
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, flood_tick, NULL), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
+	fd = connect_small(tcpchat_server_port(lm.srv));
+	lm.stop_at_closes = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	tcpchat_timer_free(t);
+	ck_assert_int_eq(fl.rc, TCPCHAT_EQUEUE);
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EQUEUE);
+	ck_assert_int_eq(lm.over_limit, 0);
+	ck_assert_uint_le(lm.max_queued, limit);
+	ck_assert_uint_gt(lm.max_queued, limit - sizeof(fl.chunk));
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_QUEUE), 1);
+	/* What did reach the peer is an intact prefix, then the end. */
+	got = test_read_all(fd, buf, 1 << 20, 2000);
+	ck_assert_uint_lt(got, fl.sent);
+	for (i = 0; i < got; i++)
+		if ((unsigned char)buf[i] != pattern(i))
+			ck_abort_msg("byte %zu differs", i);
+	check_stats(0, got); /* everything written reached the peer */
+	close(fd);
+	free(buf);
+	lm_teardown();
+}
+END_TEST
+
+START_TEST(stat_and_strerror_contracts)
+{
+	static const int codes[] = { TCPCHAT_EOF, TCPCHAT_EQUEUE, TCPCHAT_EIDLE, TCPCHAT_EFULL };
+	struct tcpchat_server *srv;
+	const char *unknown = tcpchat_strerror(-123456);
+	size_t i, j;
+	int st;
+
+	ck_assert_int_eq(tcpchat_server_create(&srv), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(NULL, TCPCHAT_STAT_ACCEPTED), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(NULL, TCPCHAT_STAT_LIVE), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, (enum tcpchat_stat)(TCPCHAT_STAT_BYTES_OUT + 1)), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, (enum tcpchat_stat)-1), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, (enum tcpchat_stat)100000), 0);
+	for (st = TCPCHAT_STAT_ACCEPTED; st <= TCPCHAT_STAT_BYTES_OUT; st++)
+		ck_assert_uint_eq(tcpchat_server_stat(srv, (enum tcpchat_stat)st), 0);
+	/* An unknown counter is 0 even when the known ones are not. */
+	srv->stat[TCPCHAT_STAT_ACCEPTED] = 7;
+	ck_assert_uint_eq(tcpchat_server_stat(srv, (enum tcpchat_stat)(TCPCHAT_STAT_BYTES_OUT + 1)), 0);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_LIVE), 7);
+	tcpchat_server_free(srv);
+
+	/* The new codes are distinct from each other and from errno values. */
+	ck_assert(TCPCHAT_EQUEUE != TCPCHAT_EIDLE && TCPCHAT_EIDLE != TCPCHAT_EFULL &&
+	          TCPCHAT_EQUEUE != TCPCHAT_EFULL);
+	for (i = 0; i < TCPCHAT__ARRAY_SIZE(codes); i++) {
+		const char *t = tcpchat_strerror(codes[i]);
+
+		ck_assert_ptr_nonnull(t);
+		ck_assert_str_ne(t, "");
+		ck_assert_str_ne(t, unknown);
+		ck_assert_str_ne(t, tcpchat_strerror(-EPIPE));
+		ck_assert_str_ne(t, tcpchat_strerror(-ECONNRESET));
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(t, tcpchat_strerror(codes[j]));
+	}
+}
+END_TEST
+
+static Suite *limits_suite(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *clients = tcase_create("clients"), *idle = tcase_create("idle"),
+	      *queue = tcase_create("queue"), *stats = tcase_create("stats");
+
+	signal(SIGPIPE, SIG_IGN);
+	tcase_set_timeout(clients, 20);
+	tcase_add_test(clients, clients_limit);
+	suite_add_tcase(s, clients);
+
+	tcase_set_timeout(idle, 20);
+	tcase_add_test(idle, idle_client_closed);
+	tcase_add_test(idle, active_client_not_closed);
+	tcase_add_test(idle, idle_counts_from_last_input);
+	tcase_add_test(idle, idle_counts_from_connect_after_quiet_loop);
+	tcase_add_test(idle, idle_off_by_default);
+	suite_add_tcase(s, idle);
+
+	tcase_set_timeout(queue, 30);
+	tcase_add_test(queue, queue_backpressure_echo);
+	tcase_add_test(queue, queue_limit_closes_reader_that_never_reads);
+	suite_add_tcase(s, queue);
+
+	tcase_set_timeout(stats, 10);
+	tcase_add_test(stats, stat_and_strerror_contracts);
+	suite_add_tcase(s, stats);
+	return s;
+}
+
+TEST_MAIN(limits_suite)
