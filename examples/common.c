@@ -105,16 +105,22 @@ void check_operands(int argc, char **argv, int min, int max)
 		usage_error("unexpected argument '%s'", argv[optind + max]);
 }
 
-unsigned parse_port(const char *s, int allow_zero)
+unsigned long parse_count(const char *s, const char *what,
+			  unsigned long min, unsigned long max)
 {
-	unsigned long port = 0;
+	unsigned long n = 0;
 	const char *p;
 
-	for (p = s; *p >= '0' && *p <= '9' && port <= 65535; p++)
-		port = port * 10 + (unsigned long)(*p - '0');
-	if (p == s || *p != '\0' || port > 65535 || (port == 0 && !allow_zero))
-		usage_error("invalid port '%s'", s);
-	return (unsigned)port;
+	for (p = s; *p >= '0' && *p <= '9' && n <= max; p++)
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (p == s || *p != '\0' || n > max || n < min)
+		usage_error("invalid %s '%s'", what, s);
+	return n;
+}
+
+unsigned parse_port(const char *s, int allow_zero)
+{
+	return (unsigned)parse_count(s, "port", allow_zero ? 0 : 1, 65535);
 }
 
 int parse_seconds(const char *s, const char *what)

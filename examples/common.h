@@ -59,6 +59,11 @@ NORETURN void common_option(int opt, char **argv);
  * not.  max < 0 means no limit. */
 void check_operands(int argc, char **argv, int min, int max);
 
+/* A decimal number from min to max; exit 2 naming what if s is anything
+ * else. */
+unsigned long parse_count(const char *s, const char *what,
+			  unsigned long min, unsigned long max);
+
 /* A port number, 0..65535 if allow_zero, else 1..65535; exit 2 if s is
  * anything else. */
 unsigned parse_port(const char *s, int allow_zero);

@@ -5,7 +5,10 @@ bin_PROGRAMS += \
 	examples/tcpchat-echo-server \
 	examples/tcpchat-echo-client \
 	examples/tcpchat-time-server \
-	examples/tcpchat-time-client
+	examples/tcpchat-time-client \
+	examples/tcpchat-chat-server \
+	examples/tcpchat-chat-client \
+	examples/tcpchat-talk
 
 examples_tcpchat_echo_server_SOURCES = examples/echo-server.c examples/common.c \
 	examples/common.h
@@ -22,3 +25,17 @@ examples_tcpchat_time_server_LDADD = lib/libtcpchat.la
 examples_tcpchat_time_client_SOURCES = examples/time-client.c examples/common.c \
 	examples/common.h
 examples_tcpchat_time_client_LDADD = lib/libtcpchat.la
+
+examples_tcpchat_chat_server_SOURCES = examples/chat-server.c examples/common.c \
+	examples/common.h
+examples_tcpchat_chat_server_LDADD = lib/libtcpchat.la
+
+# The two interactive programs type and print at once: relay.c runs a
+# second thread for stdin.
+examples_tcpchat_chat_client_SOURCES = examples/chat-client.c examples/relay.c \
+	examples/relay.h examples/common.c examples/common.h
+examples_tcpchat_chat_client_LDADD = lib/libtcpchat.la $(PTHREAD_LIBS)
+
+examples_tcpchat_talk_SOURCES = examples/talk.c examples/relay.c \
+	examples/relay.h examples/common.c examples/common.h
+examples_tcpchat_talk_LDADD = lib/libtcpchat.la $(PTHREAD_LIBS)

@@ -362,6 +362,10 @@ TCPCHAT_EXPORT void *tcpchat_conn_userdata(const struct tcpchat_conn *conn);
 /* Client: one blocking connection                                    */
 /* ------------------------------------------------------------------ */
 
+/* A client belongs to no loop.  One thread may send on it while another
+ * receives (a program that types and prints at the same time); two threads
+ * must not both send, or both receive, at once. */
+
 /* Connect to host (a name or an IPv4/IPv6 literal) on port, trying every
  * address the name resolves to, each for at most timeout_ms; when all fail,
  * the error of the last one is returned.
