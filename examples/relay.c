@@ -18,7 +18,7 @@
 #define LINE_MAX_SHOWN 65536
 
 static volatile sig_atomic_t interrupted;
-static atomic_bool said_bye;   /* the stdin thread sent "bye" */
+static atomic_bool said_bye;   /* the stdin thread sends or sent "bye" */
 
 static void on_signal(int sig)
 {
@@ -68,14 +68,18 @@ static void *send_stdin(void *arg)
 			line = grown;
 			line[n++] = '\n';
 		}
-		rc = tcpchat_client_send(c, line, (size_t)n);
-		if (rc == 0 && is_bye(line, (size_t)n)) {
+		/* Say so before the bye leaves: the peer may close as soon as
+		 * it reads it, and the receiving half must know that is fine. */
+		if (is_bye(line, (size_t)n))
 			atomic_store(&said_bye, true);
+		rc = tcpchat_client_send(c, line, (size_t)n);
+		if (atomic_load(&said_bye))
 			break;
-		}
 	}
-	if (rc == 0 && !atomic_load(&said_bye) && tcpchat_client_send(c, "bye\n", 4) == 0)
+	if (rc == 0 && !atomic_load(&said_bye)) {
 		atomic_store(&said_bye, true);
+		tcpchat_client_send(c, "bye\n", 4);
+	}
 	free(line);
 	return NULL;
 }

@@ -234,21 +234,28 @@ enum tcpchat_limit {
 	/* Connections served at once (default 1024).  One more is accepted,
 	 * handed to the full callback, and closed with TCPCHAT_EFULL. */
 	TCPCHAT_LIMIT_CLIENTS,
-	/* Bytes of output queued for one connection (default 1 MiB).  A peer
-	 * that does not read while the queue grows past this is closed with
-	 * TCPCHAT_EQUEUE, so a slow reader cannot grow the server's memory.
-	 * A connection whose own queue passes half of it is not read from
-	 * until the queue drains (back-pressure for echo-style servers). */
+	/* Bytes of output queued for one connection (default 1 MiB), so that
+	 * no reader can grow the server's memory.  A connection whose queue
+	 * passes half of it is congested: while any connection of the server
+	 * is congested, each connection is paused after its next read, so
+	 * senders wait for the slowest reader (back-pressure) instead of
+	 * burying it.  A connection whose queue would pass the limit itself,
+	 * or that stays congested longer than TCPCHAT_LIMIT_QUEUE_TIME, is
+	 * closed with TCPCHAT_EQUEUE. */
 	TCPCHAT_LIMIT_QUEUE,
 	/* Milliseconds without input before a connection is closed with
 	 * TCPCHAT_EIDLE (default 0: no idle timeout). */
 	TCPCHAT_LIMIT_IDLE,
 	/* Longest line, in bytes without its end of line, passed to the line
 	 * callback (default 4096). */
-	TCPCHAT_LIMIT_LINE
+	TCPCHAT_LIMIT_LINE,
+	/* Milliseconds a connection may stay congested (over half its queue
+	 * limit) before it is closed as a slow reader (default 2000). */
+	TCPCHAT_LIMIT_QUEUE_TIME
 };
 
-/* Set one limit; 0 means "no limit" for CLIENTS, QUEUE and IDLE.
+/* Set one limit; 0 means "no limit" for CLIENTS, QUEUE, IDLE and
+ * QUEUE_TIME.
  * Errors: -EINVAL (NULL srv, unknown limit, a LINE of 0 or over 1 GiB). */
 TCPCHAT_EXPORT int tcpchat_server_set_limit(struct tcpchat_server *srv,
                                             enum tcpchat_limit limit, uint64_t value);

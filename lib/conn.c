@@ -27,11 +27,67 @@
 /* Queue items written by one sendmsg. */
 #define IOV_BATCH 64
 
+/* Let every paused connection of srv be read again. */
+static void resume_all(struct tcpchat_server *srv)
+{
+	struct tcpchat_conn *conn;
+
+	while (!tcpchat__list_empty(&srv->paused)) {
+		conn = TCPCHAT__CONTAINER_OF(srv->paused.next, struct tcpchat_conn, paused_link);
+		tcpchat__list_remove(&conn->paused_link);
+		conn->paused = false;
+		conn->last_input = srv->loop->now; /* it was waiting, not idle */
+		tcpchat__conn_update(conn);
+	}
+}
+
+static void unpause(struct tcpchat_conn *conn)
+{
+	if (conn->paused) {
+		tcpchat__list_remove(&conn->paused_link);
+		conn->paused = false;
+	}
+}
+
+static void uncongest(struct tcpchat_conn *conn)
+{
+	if (!conn->congested)
+		return;
+	conn->congested = false;
+	if (--conn->srv->ncongested == 0)
+		resume_all(conn->srv);
+}
+
+void tcpchat__conn_congestion(struct tcpchat_conn *conn)
+{
+	struct tcpchat_server *srv = conn->srv;
+	uint64_t max_queue = srv->limit[TCPCHAT_LIMIT_QUEUE];
+	uint64_t grace = srv->limit[TCPCHAT_LIMIT_QUEUE_TIME];
+	bool over = max_queue && conn->out.bytes > max_queue / 2 &&
+	            conn->state == TCPCHAT__OPEN;
+
+	if (over == conn->congested)
+		return;
+	if (!over) {
+		uncongest(conn);
+		return;
+	}
+	conn->congested = true;
+	conn->congested_since = srv->loop->now;
+	srv->ncongested++;
+	/* Give it grace milliseconds to catch up (see on_timer). */
+	if (grace && (conn->timer.heap_index == SIZE_MAX ||
+	              conn->timer.deadline > srv->loop->now + grace))
+		tcpchat_timer_start(&conn->timer, grace, 0);
+}
+
 void tcpchat__conn_kill(struct tcpchat_conn *conn, int reason)
 {
 	if (conn->state == TCPCHAT__DEAD)
 		return;
+	unpause(conn);
 	conn->state = TCPCHAT__DEAD;
+	uncongest(conn);
 	conn->reason = reason;
 	tcpchat__io_set(conn->srv->loop, &conn->io, 0);
 	tcpchat_timer_stop(&conn->timer);
@@ -40,17 +96,16 @@ void tcpchat__conn_kill(struct tcpchat_conn *conn, int reason)
 }
 
 /* Watch for what the state calls for: input until the peer's EOF (it is
- * discarded once closing) unless the output queue is over half its limit
- * (back-pressure), and writability while the socket refuses bytes. */
+ * discarded once closing) unless paused for back-pressure, and writability
+ * while the socket refuses bytes. */
 void tcpchat__conn_update(struct tcpchat_conn *conn)
 {
-	uint64_t max_queue = conn->srv->limit[TCPCHAT_LIMIT_QUEUE];
 	unsigned events = 0;
 	int rc;
 
 	if (conn->state == TCPCHAT__DEAD)
 		return;
-	if (!conn->eof && (max_queue == 0 || conn->out.bytes <= max_queue / 2))
+	if (!conn->eof && !conn->paused)
 		events |= TCPCHAT__READ;
 	if (conn->blocked)
 		events |= TCPCHAT__WRITE;
@@ -80,9 +135,12 @@ void tcpchat__conn_close(struct tcpchat_conn *conn, int reason)
 	if (conn->state != TCPCHAT__OPEN)
 		return;
 	/* conn->line stays: a line callback that closes its connection may
-	 * still be reading the line from it.  Teardown frees it. */
+	 * still be reading the line from it.  Teardown frees it.  A closing
+	 * connection takes no new output, so it holds no sender back. */
 	conn->state = TCPCHAT__FLUSH;
 	conn->reason = reason;
+	unpause(conn);
+	uncongest(conn);
 	if (conn->out.bytes == 0) {
 		conn_shutdown(conn);
 		return;
@@ -116,6 +174,7 @@ static void conn_flush(struct tcpchat_conn *conn)
 		}
 		conn->srv->stat[TCPCHAT_STAT_BYTES_OUT] += (uint64_t)n;
 		tcpchat__queue_consume(&conn->out, (size_t)n);
+		tcpchat__conn_congestion(conn);
 		if ((size_t)n < want) {
 			conn->blocked = true; /* the socket is full */
 			break;
@@ -231,6 +290,13 @@ static void conn_read(struct tcpchat_conn *conn)
 			conn_lines(conn, buf, (size_t)n);
 		else if (srv->on_data)
 			srv->on_data(conn, buf, (size_t)n);
+		/* Back-pressure: while a reader lags, read no more from anyone
+		 * until it catches up (or is cut off). */
+		if (srv->ncongested > 0 && conn->state == TCPCHAT__OPEN && !conn->paused) {
+			conn->paused = true;
+			tcpchat__list_append(&srv->paused, &conn->paused_link);
+			tcpchat__conn_update(conn);
+		}
 		return;
 	}
 	if (n == -EAGAIN)
@@ -269,19 +335,39 @@ static void on_io(struct tcpchat_loop *loop, struct tcpchat__io *io, unsigned re
 		conn_read(conn);
 }
 
-/* Open: the idle timeout.  Closing: the flush or linger deadline. */
+/* Open: the congestion grace and the idle timeout, whichever is due
+ * first.  Closing: the flush or linger deadline. */
 static void on_timer(struct tcpchat_timer *t, void *arg)
 {
 	struct tcpchat_conn *conn = arg;
-	uint64_t idle = conn->srv->limit[TCPCHAT_LIMIT_IDLE];
-	uint64_t quiet = conn->srv->loop->now - conn->last_input;
+	struct tcpchat_server *srv = conn->srv;
+	uint64_t now = srv->loop->now, next = UINT64_MAX;
+	uint64_t idle = srv->limit[TCPCHAT_LIMIT_IDLE];
+	uint64_t grace = srv->limit[TCPCHAT_LIMIT_QUEUE_TIME];
 
-	if (conn->state != TCPCHAT__OPEN)
+	if (conn->state != TCPCHAT__OPEN) {
 		tcpchat__conn_kill(conn, conn->reason);
-	else if (quiet < idle)
-		tcpchat_timer_start(t, idle - quiet, 0); /* input came meanwhile */
-	else
-		tcpchat__conn_close(conn, TCPCHAT_EIDLE);
+		return;
+	}
+	if (conn->congested && grace) {
+		if (now - conn->congested_since >= grace) {
+			tcpchat__conn_kill(conn, TCPCHAT_EQUEUE); /* a slow reader */
+			return;
+		}
+		next = conn->congested_since + grace;
+	}
+	if (idle && !conn->paused) {
+		if (now - conn->last_input >= idle) {
+			tcpchat__conn_close(conn, TCPCHAT_EIDLE);
+			return;
+		}
+		if (conn->last_input + idle < next)
+			next = conn->last_input + idle;
+	} else if (idle && next == UINT64_MAX) {
+		next = now + idle; /* paused: look again later */
+	}
+	if (next != UINT64_MAX)
+		tcpchat_timer_start(t, next - now, 0);
 }
 
 static void on_teardown(struct tcpchat__deferred *d)
@@ -315,6 +401,7 @@ int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer)
 	conn->srv = srv;
 	tcpchat__queue_init(&conn->out);
 	conn->state = TCPCHAT__OPEN;
+	tcpchat__list_init(&conn->paused_link);
 	tcpchat__deferred_init(&conn->flush, on_flush);
 	tcpchat__deferred_init(&conn->teardown, on_teardown);
 	tcpchat__timer_init(&conn->timer, loop, on_timer, conn);
@@ -363,6 +450,9 @@ void tcpchat__conn_destroy(struct tcpchat_conn *conn, int reason)
 
 	tcpchat__loop_cancel(&conn->teardown);
 	tcpchat__loop_cancel(&conn->flush);
+	unpause(conn);
+	conn->state = TCPCHAT__DEAD;
+	uncongest(conn);
 	tcpchat__io_set(loop, &conn->io, 0);
 	tcpchat_timer_stop(&conn->timer);
 	close(conn->io.fd);
@@ -432,6 +522,7 @@ TCPCHAT_EXPORT int tcpchat_conn_send(struct tcpchat_conn *conn, const void *data
 		tcpchat__conn_kill(conn, rc); /* part of the stream is lost: end it */
 		return rc;
 	}
+	tcpchat__conn_congestion(conn);
 	tcpchat__conn_update(conn);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #define DEFAULT_MAX_CLIENTS 1024
 #define DEFAULT_MAX_QUEUE (1u << 20)
 #define DEFAULT_MAX_LINE 4096
+#define DEFAULT_QUEUE_TIME_MS 2000
 /* The largest line limit accepted: a line is kept in one allocation. */
 #define MAX_MAX_LINE (1u << 30)
 
@@ -39,6 +40,8 @@ TCPCHAT_EXPORT int tcpchat_server_create(struct tcpchat_server **srvp)
 	srv->limit[TCPCHAT_LIMIT_QUEUE] = DEFAULT_MAX_QUEUE;
 	srv->limit[TCPCHAT_LIMIT_IDLE] = 0;
 	srv->limit[TCPCHAT_LIMIT_LINE] = DEFAULT_MAX_LINE;
+	srv->limit[TCPCHAT_LIMIT_QUEUE_TIME] = DEFAULT_QUEUE_TIME_MS;
+	tcpchat__list_init(&srv->paused);
 	*srvp = srv;
 	return 0;
 }
@@ -160,7 +163,7 @@ TCPCHAT_EXPORT void *tcpchat_server_userdata(const struct tcpchat_server *srv)
 TCPCHAT_EXPORT int tcpchat_server_set_limit(struct tcpchat_server *srv,
                                             enum tcpchat_limit limit, uint64_t value)
 {
-	if (!srv || (unsigned)limit > TCPCHAT_LIMIT_LINE)
+	if (!srv || (unsigned)limit >= TCPCHAT__NLIMITS)
 		return -EINVAL;
 	if (limit == TCPCHAT_LIMIT_LINE && (value == 0 || value > MAX_MAX_LINE))
 		return -EINVAL;
@@ -219,6 +222,7 @@ TCPCHAT_EXPORT int tcpchat_server_broadcast_if(struct tcpchat_server *srv,
 			tcpchat__conn_kill(conn, -ENOMEM);
 			continue;
 		}
+		tcpchat__conn_congestion(conn);
 		tcpchat__conn_queue(conn);
 		count++;
 	}

@@ -9,6 +9,8 @@
 #include "loop.h"
 #include "queue.h"
 
+#define TCPCHAT__NLIMITS (TCPCHAT_LIMIT_QUEUE_TIME + 1)
+
 /* A connection lives in these states, in this order. */
 enum tcpchat__conn_state {
 	TCPCHAT__OPEN,    /* data is delivered to the application */
@@ -26,6 +28,10 @@ struct tcpchat_conn {
 	bool eof;                          /* the peer shut down its sending side */
 	bool blocked;                      /* the socket refused bytes: wait for writability */
 	bool rejected;                     /* over TCPCHAT_LIMIT_CLIENTS, being sent away */
+	bool congested;                    /* queue over half its limit (counted in srv) */
+	bool paused;                       /* not read until no connection is congested */
+	struct tcpchat__list paused_link;  /* in srv->paused while paused */
+	uint64_t congested_since;          /* loop time it became congested */
 	int reason;                        /* what the close callback will be told */
 	struct tcpchat__deferred flush;    /* write the queue at the end of the iteration */
 	struct tcpchat__deferred teardown;
@@ -45,6 +51,8 @@ struct tcpchat_server {
 	struct tcpchat_timer backoff;      /* re-arms accepting after EMFILE */
 	struct tcpchat__list conns;
 	size_t nopen;                      /* connections not rejected, not yet torn down */
+	size_t ncongested;                 /* connections with conn->congested */
+	struct tcpchat__list paused;       /* connections waiting for ncongested == 0 */
 	tcpchat_connect_cb *on_connect;
 	tcpchat_data_cb *on_data;
 	tcpchat_line_cb *on_line;
@@ -52,7 +60,7 @@ struct tcpchat_server {
 	tcpchat_connect_cb *on_full;
 	tcpchat_eof_cb *on_eof;
 	tcpchat_close_cb *on_close;
-	uint64_t limit[TCPCHAT_LIMIT_LINE + 1];
+	uint64_t limit[TCPCHAT__NLIMITS];
 	uint64_t stat[TCPCHAT_STAT_BYTES_OUT + 1];
 	void *userdata;
 	int port;                          /* bound port, 0 before bind */
@@ -81,6 +89,10 @@ void tcpchat__conn_queue(struct tcpchat_conn *conn);
 /* True, having closed conn with TCPCHAT_EQUEUE, if queuing len more bytes
  * would pass the server's queue limit. */
 bool tcpchat__conn_over_limit(struct tcpchat_conn *conn, size_t len);
+
+/* conn's queue changed size: update whether it is congested (over half the
+ * queue limit), and let paused connections go once none is. */
+void tcpchat__conn_congestion(struct tcpchat_conn *conn);
 
 /* Close conn now, without flushing, and run its close callback with reason
  * (used when the server is freed). */

@@ -599,6 +599,139 @@ START_TEST(queue_limit_closes_reader_that_never_reads)
 }
 END_TEST
 
+/* Congestion: a room where every line goes to every other connection, a
+ * sender thread writing 2 MiB of lines, and one receiver that reads slowly
+ * (every 4 KiB, a 5 ms pause) or never. */
+struct room_peer {
+	int fd;
+	size_t total;           /* bytes to send, or the bytes read */
+	int delay_us;           /* reader: pause between reads; -1 never reads */
+	pthread_t th;
+};
+
+static int sender_paused_seen; /* the sender was paused while a reader lagged */
+
+static void room_line(struct tcpchat_conn *conn, const char *line, size_t len)
+{
+	static char out[2048];
+
+	memcpy(out, line, len);
+	out[len] = '\n';
+	ck_assert_int_ge(tcpchat_server_broadcast(lm.srv, out, len + 1, conn), 0);
+}
+
+static void *room_send(void *arg)
+{
+	struct room_peer *p = arg;
+	char line[1000];
+	size_t sent = 0;
+
+	memset(line, 'l', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	while (sent < p->total) {
+		ck_assert_int_eq(write(p->fd, line, sizeof(line)), (ssize_t)sizeof(line));
+		sent += sizeof(line);
+	}
+	shutdown(p->fd, SHUT_WR);
+	return NULL;
+}
+
+static void *room_read(void *arg)
+{
+	struct room_peer *p = arg;
+	char buf[4096];
+	struct timespec ts = { 0, p->delay_us * 1000L };
+	ssize_t n;
+
+	while ((n = read(p->fd, buf, sizeof(buf))) > 0) {
+		p->total += (size_t)n;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void watch_congestion(struct tcpchat_timer *t, void *arg)
+{
+	if (lm.connects >= 2 && lm.closes == 0) {
+		sample(lm.conns[1]);
+		if (lm.conns[1]->congested && lm.conns[0]->paused)
+			sender_paused_seen = 1;
+	}
+}
+
+static struct room_peer room_sender, room_reader;
+static bool sender_done(void)
+{
+	return tcpchat_server_stat(lm.srv, TCPCHAT_STAT_BYTES_IN) == room_sender.total;
+}
+
+/* Run the room with a reader that reads every delay_us (-1: never). */
+static void run_room(int delay_us)
+{
+	struct tcpchat_timer *t;
+	int port;
+
+	sender_paused_seen = 0;
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_QUEUE, 256 * 1024), 0);
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_QUEUE_TIME, 300), 0);
+	tcpchat_server_on_line(lm.srv, room_line);
+	lm.on_connect = small_sndbuf;
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	port = tcpchat_server_port(lm.srv);
+	memset(&room_sender, 0, sizeof(room_sender));
+	memset(&room_reader, 0, sizeof(room_reader));
+	room_sender.fd = test_connect(port);      /* lm.conns[0] */
+	lm.stop_at_connects = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	room_reader.fd = connect_small(port);     /* lm.conns[1] */
+	lm.stop_at_connects = 2;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, watch_congestion, NULL), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
+	room_sender.total = 2000 * 1000; /* whole lines */
+	room_reader.delay_us = delay_us;
+	ck_assert_int_eq(pthread_create(&room_sender.th, NULL, room_send, &room_sender), 0);
+	if (delay_us >= 0)
+		ck_assert_int_eq(pthread_create(&room_reader.th, NULL, room_read, &room_reader), 0);
+	/* Every byte sent is read by the server: the sender is never stuck. */
+	run_until(sender_done);
+	pthread_join(room_sender.th, NULL);
+	tcpchat_timer_free(t);
+}
+
+START_TEST(slow_reader_pauses_the_sender_and_keeps_up)
+{
+	run_room(5000);
+	/* The sender waited for the reader instead of burying it. */
+	ck_assert(sender_paused_seen);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_QUEUE), 0);
+	ck_assert_int_eq(lm.over_limit, 0);
+	tcpchat_server_free(lm.srv); /* the reader sees EOF once all is flushed */
+	pthread_join(room_reader.th, NULL);
+	ck_assert_int_eq(lm.reasons[1], -ECANCELED);
+	close(room_sender.fd);
+	close(room_reader.fd);
+	ck_assert_int_eq(tcpchat_loop_free(lm.loop), 0);
+}
+END_TEST
+
+START_TEST(reader_that_never_reads_is_cut_after_the_grace_time)
+{
+	run_room(-1);
+	ck_assert(sender_paused_seen);
+	/* Cut off for lagging, before its queue reached the limit itself (the
+	 * sender's own close, after its EOF, may follow). */
+	ck_assert_int_ge(lm.closes, 1);
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EQUEUE);
+	ck_assert_int_eq(lm.over_limit, 0);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_QUEUE), 1);
+	close(room_sender.fd);
+	close(room_reader.fd);
+	lm_teardown();
+}
+END_TEST
+
 START_TEST(stat_and_strerror_contracts)
 {
 	static const int codes[] = { TCPCHAT_EOF, TCPCHAT_EQUEUE, TCPCHAT_EIDLE, TCPCHAT_EFULL };
@@ -660,6 +793,8 @@ static Suite *limits_suite(void)
 	tcase_set_timeout(queue, 30);
 	tcase_add_test(queue, queue_backpressure_echo);
 	tcase_add_test(queue, queue_limit_closes_reader_that_never_reads);
+	tcase_add_test(queue, slow_reader_pauses_the_sender_and_keeps_up);
+	tcase_add_test(queue, reader_that_never_reads_is_cut_after_the_grace_time);
 	suite_add_tcase(s, queue);
 
 	tcase_set_timeout(stats, 10);
