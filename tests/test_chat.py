@@ -90,6 +90,13 @@ class Member:
         self.sock.close()
 
 
+def sanitized(pid):
+    """True if the process runs under AddressSanitizer, whose quarantine
+    keeps freed memory resident: its RSS says nothing about ours."""
+    with open('/proc/%d/maps' % pid) as f:
+        return 'libasan' in f.read()
+
+
 def rss_kib(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
@@ -191,7 +198,8 @@ class ChatServerTest(TestCase):
         self.assertTrue(ann.line().startswith(b'ERR line too long'))
         bob.expect('ann: still here')
         self.assertTrue(ann.silent())
-        self.assertLess(rss_kib(srv.proc.pid) - before, 4096)
+        if not sanitized(srv.proc.pid):
+            self.assertLess(rss_kib(srv.proc.pid) - before, 4096)
         srv.stop()
 
     def test_full_room(self):
@@ -356,7 +364,8 @@ class ChatServerTest(TestCase):
         print('\nslow reader: 20 MB flood in %.2f s; server RSS %d KiB before, '
               'peak %d KiB (+%d KiB)' % (elapsed, base, peak[0], growth))
         # Bounded by the queue limit and buffers, not by the 20 MB sent.
-        self.assertLess(growth, 8 * 1024)
+        if not sanitized(srv.proc.pid):
+            self.assertLess(growth, 8 * 1024)
         srv.stop()
 
     def test_eof_and_reset_in_the_middle_of_a_broadcast(self):
