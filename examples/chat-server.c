@@ -74,43 +74,48 @@ static int is_other_member(const struct tcpchat_conn *conn, void *except)
 	return conn != except && member_of(conn)->joined;
 }
 
+/* A server notice or error: short, made of names and fixed words. */
+struct notice {
+	char text[256];
+	size_t len; /* with its "\n" */
+};
+
+static void format_notice(struct notice *nt, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(nt->text, sizeof(nt->text) - 1, fmt, ap);
+
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(nt->text) - 2)
+		n = sizeof(nt->text) - 2;
+	nt->text[n++] = '\n';
+	nt->len = (size_t)n;
+}
+
 /* Send one line to conn; a failure closes it, and on_close tells. */
 static void reply(struct tcpchat_conn *conn, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static void reply(struct tcpchat_conn *conn, const char *fmt, ...)
 {
-	char line[256];
+	struct notice nt;
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	format_notice(&nt, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	tcpchat_conn_send(conn, line, (size_t)n);
+	tcpchat_conn_send(conn, nt.text, nt.len);
 }
 
-/* Tell every member, except one if given, a line made from fmt.  Notices
- * are short: names and fixed words. */
+/* Tell every member, except one if given, a line made from fmt. */
 static void announce(const struct tcpchat_conn *except, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static void announce(const struct tcpchat_conn *except, const char *fmt, ...)
 {
-	char line[256];
+	struct notice nt;
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	format_notice(&nt, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	tcpchat_server_broadcast_if(room, line, (size_t)n, is_other_member, (void *)except);
+	tcpchat_server_broadcast_if(room, nt.text, nt.len, is_other_member, (void *)except);
 }
 
 /* A name is 1 to 32 bytes, none of them a space or a control character;

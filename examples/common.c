@@ -208,7 +208,7 @@ static void on_signal(int sig)
 	tcpchat_loop_stop(signal_loop);
 }
 
-static void set_signals(void (*handler)(int))
+void catch_signals(void (*handler)(int))
 {
 	struct sigaction sa;
 
@@ -227,7 +227,7 @@ int server_run(struct tcpchat_loop *loop, struct tcpchat_server *srv)
 	/* Handlers first: a signal that comes before the loop runs makes
 	 * tcpchat_loop_run() return at once. */
 	signal_loop = loop;
-	set_signals(on_signal);
+	catch_signals(on_signal);
 
 	rc = tcpchat_server_start(srv, loop);
 	if (rc < 0)
@@ -241,7 +241,7 @@ int server_run(struct tcpchat_loop *loop, struct tcpchat_server *srv)
 		status = 1;
 	}
 	/* From here on a signal must neither touch the loop nor kill us. */
-	set_signals(SIG_IGN);
+	catch_signals(SIG_IGN);
 	if (caught_signal)
 		logmsg("caught %s, exiting",
 		       caught_signal == SIGINT ? "SIGINT" : "SIGTERM");

@@ -101,6 +101,10 @@ void server_open(const struct server_opts *o, struct tcpchat_loop **loopp,
  * the loop.  Returns the exit status. */
 int server_run(struct tcpchat_loop *loop, struct tcpchat_server *srv);
 
+/* Set handler (or SIG_IGN) for SIGINT and SIGTERM; server_run() does it
+ * itself. */
+void catch_signals(void (*handler)(int));
+
 /* The close callback's reason, as words for the log. */
 const char *close_reason(int reason);
 

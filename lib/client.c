@@ -91,49 +91,13 @@ TCPCHAT_EXPORT int tcpchat_client_send(struct tcpchat_client *c, const void *dat
 	return 0;
 }
 
-/* Read what is available (waiting until deadline for something) into the
- * line buffer.  Returns 0, TCPCHAT_EOF, -ETIMEDOUT or -errno. */
-static int fill(struct tcpchat_client *c, uint64_t deadline)
+/* Receive up to size bytes from the socket, waiting until deadline for the
+ * first: the count, TCPCHAT_EOF (remembered), -ETIMEDOUT or -errno. */
+static ssize_t recv_wait(struct tcpchat_client *c, void *buf, size_t size, uint64_t deadline)
 {
 	ssize_t n;
 	int rc;
 
-	if (c->eof)
-		return TCPCHAT_EOF;
-	rc = tcpchat__buf_reserve(&c->in, LINE_CHUNK);
-	if (rc < 0)
-		return rc;
-	for (;;) {
-		n = tcpchat__sock_recv(c->fd, tcpchat__buf_tail(&c->in), LINE_CHUNK);
-		if (n > 0) {
-			tcpchat__buf_commit(&c->in, (size_t)n);
-			return 0;
-		}
-		if (n == TCPCHAT_EOF)
-			c->eof = true;
-		if (n != -EAGAIN)
-			return (int)n;
-		rc = tcpchat__sock_wait(c->fd, POLLIN, tcpchat__sock_remaining(deadline));
-		if (rc < 0)
-			return rc;
-	}
-}
-
-TCPCHAT_EXPORT ssize_t tcpchat_client_recv(struct tcpchat_client *c, void *buf,
-                                           size_t size, int timeout_ms)
-{
-	uint64_t deadline = tcpchat__sock_deadline(timeout_ms);
-	ssize_t n;
-	int rc;
-
-	if (!c || !buf || size == 0)
-		return -EINVAL;
-	if (c->in.len > 0) {
-		n = (ssize_t)(c->in.len < size ? c->in.len : size);
-		memcpy(buf, tcpchat__buf_data(&c->in), (size_t)n);
-		tcpchat__buf_consume(&c->in, (size_t)n);
-		return n;
-	}
 	if (c->eof)
 		return TCPCHAT_EOF;
 	for (;;) {
@@ -146,6 +110,39 @@ TCPCHAT_EXPORT ssize_t tcpchat_client_recv(struct tcpchat_client *c, void *buf,
 		if (rc < 0)
 			return rc;
 	}
+}
+
+/* Read what is available (waiting until deadline for something) into the
+ * line buffer.  Returns 0, TCPCHAT_EOF, -ETIMEDOUT or -errno. */
+static int fill(struct tcpchat_client *c, uint64_t deadline)
+{
+	ssize_t n;
+	int rc;
+
+	rc = tcpchat__buf_reserve(&c->in, LINE_CHUNK);
+	if (rc < 0)
+		return rc;
+	n = recv_wait(c, tcpchat__buf_tail(&c->in), LINE_CHUNK, deadline);
+	if (n < 0)
+		return (int)n;
+	tcpchat__buf_commit(&c->in, (size_t)n);
+	return 0;
+}
+
+TCPCHAT_EXPORT ssize_t tcpchat_client_recv(struct tcpchat_client *c, void *buf,
+                                           size_t size, int timeout_ms)
+{
+	size_t n;
+
+	if (!c || !buf || size == 0)
+		return -EINVAL;
+	if (c->in.len == 0)
+		return recv_wait(c, buf, size, tcpchat__sock_deadline(timeout_ms));
+	/* Bytes recv_line buffered come first. */
+	n = c->in.len < size ? c->in.len : size;
+	memcpy(buf, tcpchat__buf_data(&c->in), n);
+	tcpchat__buf_consume(&c->in, n);
+	return (ssize_t)n;
 }
 
 TCPCHAT_EXPORT ssize_t tcpchat_client_recv_line(struct tcpchat_client *c, char *buf,

@@ -86,31 +86,39 @@ int tcpchat__sock_resolve(const char *host, unsigned port, bool passive,
 	return tcpchat__sock_eai_error(getaddrinfo(host, service, &hints, res));
 }
 
-/* A new socket of family, non-blocking and close-on-exec. */
-static int new_socket(int family)
+/* Make a fresh descriptor what every one of ours is: close-on-exec,
+ * non-blocking, and (where MSG_NOSIGNAL is missing) free of SIGPIPE.  On
+ * failure fd is closed.  Systems with SOCK_CLOEXEC and accept4 get the
+ * first two from the call that made fd. */
+static int own_descriptor(int fd, bool flags_done)
 {
-	int fd, on = 1;
+	int on = 1;
 
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-#else
-	fd = socket(family, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -errno;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+	if (!flags_done && (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	                    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)) {
 		int err = -errno;
 		close(fd);
 		return err;
 	}
-#endif
 #ifdef SO_NOSIGPIPE
 	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
 #endif
 	(void)on;
 	return fd;
+}
+
+/* A new socket of family, non-blocking and close-on-exec. */
+static int new_socket(int family)
+{
+	int fd;
+
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : own_descriptor(fd, true);
+#else
+	fd = socket(family, SOCK_STREAM, 0);
+	return fd < 0 ? -errno : own_descriptor(fd, false);
+#endif
 }
 
 int tcpchat__sock_bind(const char *host, unsigned port, int *fdp)
@@ -159,11 +167,6 @@ int tcpchat__sock_accept(int lfd, int *fdp, char *peer)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
 		fd = accept(lfd, (struct sockaddr *)&ss, &sslen);
-		if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
-		                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)) {
-			close(fd);
-			fd = -1;
-		}
 #endif
 		if (fd >= 0)
 			break;
@@ -171,12 +174,13 @@ int tcpchat__sock_accept(int lfd, int *fdp, char *peer)
 			continue;
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
-#ifdef SO_NOSIGPIPE
-	{
-		int on = 1;
-		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
-	}
+#ifdef HAVE_ACCEPT4
+	fd = own_descriptor(fd, true);
+#else
+	fd = own_descriptor(fd, false);
 #endif
+	if (fd < 0)
+		return fd;
 	tcpchat__sock_format((struct sockaddr *)&ss, peer);
 	*fdp = fd;
 	return 0;
