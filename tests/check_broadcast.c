@@ -172,27 +172,6 @@ static struct tcpchat__msg *head_msg(const struct tcpchat_conn *conn, size_t i)
 	return conn->out.items[(conn->out.head + i) & (conn->out.cap - 1)].msg;
 }
 
-/* Run the loop until cond() holds (checked every millisecond). */
-static bool (*until_fn)(void);
-
-static void until_cb(struct tcpchat_timer *t, void *arg)
-{
-	if (until_fn())
-		tcpchat_loop_stop(bc.loop);
-}
-
-static void run_until(bool (*cond)(void))
-{
-	struct tcpchat_timer *t;
-
-	until_fn = cond;
-	ck_assert_int_eq(tcpchat_timer_create(bc.loop, &t, until_cb, NULL), 0);
-	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
-	ck_assert_int_eq(tcpchat_loop_run(bc.loop), 0);
-	tcpchat_timer_free(t);
-	ck_assert(cond());
-}
-
 static bool none_live(void)
 {
 	return tcpchat_server_stat(bc.srv, TCPCHAT_STAT_LIVE) == 0;
@@ -209,7 +188,7 @@ static void close_clients_and_wait(int *fds, int n, int closes)
 			close(fds[i]);
 			fds[i] = -1;
 		}
-	run_until(none_live);
+	test_run_until(bc.loop, none_live);
 	ck_assert_int_eq(bc.closes - before, closes);
 }
 

@@ -114,27 +114,6 @@ static void lm_teardown(void)
 	ck_assert_int_eq(tcpchat_loop_free(lm.loop), 0);
 }
 
-/* Run the loop until cond() holds (checked every millisecond). */
-static bool (*until_fn)(void);
-
-static void until_cb(struct tcpchat_timer *t, void *arg)
-{
-	if (until_fn())
-		tcpchat_loop_stop(lm.loop);
-}
-
-static void run_until(bool (*cond)(void))
-{
-	struct tcpchat_timer *t;
-
-	until_fn = cond;
-	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, until_cb, NULL), 0);
-	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
-	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
-	tcpchat_timer_free(t);
-	ck_assert(cond());
-}
-
 /* Expect exactly want then EOF on fd. */
 static void expect_bytes_then_eof(int fd, const void *want, size_t len)
 {
@@ -198,7 +177,7 @@ START_TEST(clients_limit)
 	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_LIVE), 3); /* lingering */
 	close(c);
 	want_full_closed = 1;
-	run_until(full_gone);
+	test_run_until(lm.loop, full_gone);
 	ck_assert_int_eq(lm.connects, 2);
 	ck_assert_int_eq(lm.closes, 0); /* never announced, never mourned */
 	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_ACCEPTED), 3);
@@ -210,11 +189,11 @@ START_TEST(clients_limit)
 	/* A member leaves: the next client is admitted. */
 	close(a);
 	want_closes = 1;
-	run_until(closes_reached);
+	test_run_until(lm.loop, closes_reached);
 	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EOF);
 	d = test_connect(tcpchat_server_port(lm.srv));
 	want_connects = 3;
-	run_until(connects_reached);
+	test_run_until(lm.loop, connects_reached);
 	ck_assert_int_eq(lm.fulls, 1);
 
 	/* Full again. */
@@ -225,7 +204,7 @@ START_TEST(clients_limit)
 	expect_bytes_then_eof(e, "ERR full\n", 9);
 	close(e);
 	want_full_closed = 2;
-	run_until(full_gone);
+	test_run_until(lm.loop, full_gone);
 
 	/* One that resets instead of leaving politely still counts as sent
 	 * away for being full, and is not mourned either. */
@@ -233,14 +212,14 @@ START_TEST(clients_limit)
 	lm.stop_at_fulls = 3;
 	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
 	test_reset(f);
-	run_until(two_live);
+	test_run_until(lm.loop, two_live);
 	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_ERROR), 0);
 	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_FULL), 3);
 	ck_assert_int_eq(lm.closes, 1);
 
 	close(b);
 	close(d);
-	run_until(none_live);
+	test_run_until(lm.loop, none_live);
 	ck_assert_int_eq(lm.connects, 3);
 	ck_assert_int_eq(lm.closes, 3);
 	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_ACCEPTED), 6);
@@ -379,7 +358,7 @@ START_TEST(idle_off_by_default)
 	/* No idle timer runs for it. */
 	ck_assert_uint_eq(lm.conns[0]->timer.heap_index, SIZE_MAX);
 	close(fd);
-	run_until(none_live);
+	test_run_until(lm.loop, none_live);
 	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EOF);
 	check_stats(0, 0);
 	lm_teardown();
@@ -695,7 +674,7 @@ static void run_room(int delay_us)
 	if (delay_us >= 0)
 		ck_assert_int_eq(pthread_create(&room_reader.th, NULL, room_read, &room_reader), 0);
 	/* Every byte sent is read by the server: the sender is never stuck. */
-	run_until(sender_done);
+	test_run_until(lm.loop, sender_done);
 	pthread_join(room_sender.th, NULL);
 	tcpchat_timer_free(t);
 }

@@ -85,6 +85,7 @@ struct events {
 	int reasons[64];
 	size_t data_bytes;
 	int stop_after_closes;  /* stop the loop after this many closes */
+	bool small_sndbuf;      /* give each connection a 4 KiB send buffer */
 	size_t max_queued;
 };
 
@@ -98,6 +99,10 @@ static void ev_connect(struct tcpchat_conn *conn)
 	tcpchat_conn_set_userdata(conn, &ev.connects);
 	ck_assert_ptr_eq(tcpchat_conn_userdata(conn), &ev.connects);
 	ck_assert_str_ne(tcpchat_conn_peer(conn), "");
+	if (ev.small_sndbuf) {
+		int small = 4096;
+		ck_assert_int_eq(setsockopt(conn->io.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	}
 	ev.connects++;
 }
 
@@ -359,7 +364,8 @@ START_TEST(echo_and_eof_reason)
 END_TEST
 
 /* The peer sends 8 MiB before reading anything: the kernel buffers fill,
- * sends return short or EAGAIN, and the rest must wait in the queue. */
+ * sends return short or EAGAIN, and the rest must wait in the queue.  With
+ * no queue limit, nothing stops it (see check_limits for the limits). */
 START_TEST(backpressure_queues_and_delivers_everything)
 {
 	enum { SIZE = 8 << 20 };
@@ -370,6 +376,8 @@ START_TEST(backpressure_queues_and_delivers_everything)
 
 	for (i = 0; i < SIZE; i++)
 		big[i] = (char)(i * 7 + (i >> 13));
+	ck_assert_int_eq(tcpchat_server_set_limit(ev.srv, TCPCHAT_LIMIT_QUEUE, 0), 0);
+	ev.small_sndbuf = true;
 	ev.stop_after_closes = 1;
 	p.half_close = true;
 	peer_start(&p, port, big, SIZE);

@@ -10,11 +10,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "tcpchat.h"
 
 /* main() running suite_fn()'s suite; exit status 1 if any test failed. */
 #define TEST_MAIN(suite_fn)                                            \
@@ -124,6 +127,29 @@ static inline int test_open_fds(void)
 			n++;
 	closedir(d);
 	return n - 1; /* the directory stream's own */
+}
+
+/* Run loop until cond() holds, checked every millisecond by a timer. */
+static bool (*test_until_cond)(void);
+static struct tcpchat_loop *test_until_loop;
+
+static inline void test_until_tick(struct tcpchat_timer *t, void *arg)
+{
+	if (test_until_cond())
+		tcpchat_loop_stop(test_until_loop);
+}
+
+static inline void test_run_until(struct tcpchat_loop *loop, bool (*cond)(void))
+{
+	struct tcpchat_timer *t;
+
+	test_until_cond = cond;
+	test_until_loop = loop;
+	ck_assert_int_eq(tcpchat_timer_create(loop, &t, test_until_tick, NULL), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
+	ck_assert_int_eq(tcpchat_loop_run(loop), 0);
+	tcpchat_timer_free(t);
+	ck_assert(cond());
 }
 
 #endif /* TCPCHAT_TESTUTIL_H */
