@@ -12,8 +12,8 @@
  *   - "/who" lists the members, "/nick NEW" renames; other "/..." is an error.
  * One slow or hostile member cannot stall, crash or exhaust the room: lines
  * are bounded (--max-line), so is each member's undelivered output
- * (--max-queue), the number of members (--max-clients), and silence
- * (--idle-timeout).
+ * (--max-queue), the number of members (--max-clients), silence
+ * (--idle-timeout) and the time one line may take (--line-timeout).
  *
  * Try it:
  *     tcpchat-chat-server &
@@ -42,6 +42,8 @@ static const char usage[] =
 	"      --max-clients N       members at once (default 1024, lowered to fit\n"
 	"                            the limit on open files)\n"
 	"      --idle-timeout SECONDS  cut off a member silent that long (default: never)\n"
+	"      --line-timeout SECONDS  cut off a member whose line takes longer than\n"
+	"                            that to arrive (default 60)\n"
 	"  -h, --help                show this help and exit\n"
 	"  -V, --version             show the version and exit\n"
 	"\n"
@@ -316,7 +318,7 @@ static unsigned long fit_fd_limit(unsigned long wanted)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_MAX_LINE = 256, OPT_MAX_QUEUE, OPT_MAX_CLIENTS, OPT_IDLE };
+	enum { OPT_MAX_LINE = 256, OPT_MAX_QUEUE, OPT_MAX_CLIENTS, OPT_IDLE, OPT_LINE_TIME };
 	static const struct option longopts[] = {
 		COMMON_LONGOPTS,
 		SERVER_LONGOPTS,
@@ -324,11 +326,12 @@ int main(int argc, char **argv)
 		{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "line-timeout", required_argument, NULL, OPT_LINE_TIME },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct server_opts opts = { DEFAULT_HOST, 8888 };
 	unsigned long max_queue = 1UL << 20, max_clients = 1024, fitted;
-	int idle_ms = 0, opt, clients_given = 0;
+	int idle_ms = 0, line_ms = 60000, opt, clients_given = 0;
 	struct tcpchat_loop *loop;
 
 	prog_init("tcpchat-chat-server", usage);
@@ -344,6 +347,8 @@ int main(int argc, char **argv)
 		}
 		else if (opt == OPT_IDLE)
 			idle_ms = parse_seconds(optarg, "--idle-timeout");
+		else if (opt == OPT_LINE_TIME)
+			line_ms = parse_seconds(optarg, "--line-timeout");
 		else if (!server_option(opt, &opts))
 			common_option(opt, argv);
 	}
@@ -362,6 +367,7 @@ int main(int argc, char **argv)
 	tcpchat_server_set_limit(room, TCPCHAT_LIMIT_QUEUE, max_queue);
 	tcpchat_server_set_limit(room, TCPCHAT_LIMIT_CLIENTS, fitted);
 	tcpchat_server_set_limit(room, TCPCHAT_LIMIT_IDLE, (uint64_t)idle_ms);
+	tcpchat_server_set_limit(room, TCPCHAT_LIMIT_LINE_TIME, (uint64_t)line_ms);
 	tcpchat_server_on_connect(room, on_connect);
 	tcpchat_server_on_line(room, on_line);
 	tcpchat_server_on_long_line(room, on_long_line);

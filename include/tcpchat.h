@@ -61,6 +61,7 @@ TCPCHAT_EXPORT const char *tcpchat_version(void);
 #define TCPCHAT_EQUEUE       (-4094) /* closed: output queue over the limit (a slow reader) */
 #define TCPCHAT_EIDLE        (-4093) /* closed: silent for longer than the idle timeout */
 #define TCPCHAT_EFULL        (-4092) /* closed: the server already had its maximum of clients */
+#define TCPCHAT_ESLOW        (-4091) /* closed: a line took longer than its time limit to arrive */
 #define TCPCHAT_EAI_NONAME   (-3001) /* unknown host or service */
 #define TCPCHAT_EAI_AGAIN    (-3002) /* temporary failure in name resolution */
 #define TCPCHAT_EAI_FAIL     (-3003) /* non-recoverable failure in name resolution */
@@ -210,8 +211,8 @@ TCPCHAT_EXPORT int tcpchat_server_accept(struct tcpchat_server *srv,
  *  close(conn, reason)    the connection is gone and conn is about to be
  *                         freed.  reason is 0 if tcpchat_conn_close() asked
  *                         for it, TCPCHAT_EOF if the peer closed first, a
- *                         limit (TCPCHAT_EQUEUE, TCPCHAT_EIDLE), or a
- *                         negative error
+ *                         limit (TCPCHAT_EQUEUE, TCPCHAT_EIDLE,
+ *                         TCPCHAT_ESLOW), or a negative error
  *                         (-ECONNRESET, -EPIPE, -ECANCELED when the server
  *                         itself was freed). */
 typedef void tcpchat_connect_cb(struct tcpchat_conn *conn);
@@ -251,11 +252,16 @@ enum tcpchat_limit {
 	TCPCHAT_LIMIT_LINE,
 	/* Milliseconds a connection may stay congested (over half its queue
 	 * limit) before it is closed as a slow reader (default 2000). */
-	TCPCHAT_LIMIT_QUEUE_TIME
+	TCPCHAT_LIMIT_QUEUE_TIME,
+	/* Milliseconds a line may take to arrive, from its first byte to its
+	 * newline, with a line callback (default 60000).  A peer that takes
+	 * longer is closed gracefully with TCPCHAT_ESLOW: a total deadline,
+	 * which a peer trickling one byte at a time cannot reset the way it
+	 * resets an idle timer.  It covers a too-long line being skipped. */
+	TCPCHAT_LIMIT_LINE_TIME
 };
 
-/* Set one limit; 0 means "no limit" for CLIENTS, QUEUE, IDLE and
- * QUEUE_TIME.
+/* Set one limit; 0 means "no limit" for every limit but LINE.
  * Errors: -EINVAL (NULL srv, unknown limit, a LINE of 0 or over 1 GiB). */
 TCPCHAT_EXPORT int tcpchat_server_set_limit(struct tcpchat_server *srv,
                                             enum tcpchat_limit limit, uint64_t value);
@@ -273,6 +279,7 @@ enum tcpchat_stat {
 	TCPCHAT_STAT_CLOSED_IDLE,   /* ... for TCPCHAT_LIMIT_IDLE */
 	TCPCHAT_STAT_CLOSED_FULL,   /* ... for TCPCHAT_LIMIT_CLIENTS */
 	TCPCHAT_STAT_CLOSED_FREED,  /* ... because the server was freed */
+	TCPCHAT_STAT_CLOSED_SLOW,   /* ... for TCPCHAT_LIMIT_LINE_TIME */
 	TCPCHAT_STAT_LONG_LINES,    /* lines dropped for TCPCHAT_LIMIT_LINE */
 	TCPCHAT_STAT_BYTES_IN,      /* bytes received */
 	TCPCHAT_STAT_BYTES_OUT      /* bytes written to sockets */

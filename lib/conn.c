@@ -58,6 +58,15 @@ static void uncongest(struct tcpchat_conn *conn)
 		resume_all(conn->srv);
 }
 
+/* Have the connection's timer fire no later than delay_ms from now. */
+static void timer_within(struct tcpchat_conn *conn, uint64_t delay_ms)
+{
+	uint64_t now = conn->srv->loop->now;
+
+	if (conn->timer.heap_index == SIZE_MAX || conn->timer.deadline > now + delay_ms)
+		tcpchat_timer_start(&conn->timer, delay_ms, 0);
+}
+
 void tcpchat__conn_congestion(struct tcpchat_conn *conn)
 {
 	struct tcpchat_server *srv = conn->srv;
@@ -76,9 +85,8 @@ void tcpchat__conn_congestion(struct tcpchat_conn *conn)
 	conn->congested_since = srv->loop->now;
 	srv->ncongested++;
 	/* Give it grace milliseconds to catch up (see on_timer). */
-	if (grace && (conn->timer.heap_index == SIZE_MAX ||
-	              conn->timer.deadline > srv->loop->now + grace))
-		tcpchat_timer_start(&conn->timer, grace, 0);
+	if (grace)
+		timer_within(conn, grace);
 }
 
 void tcpchat__conn_kill(struct tcpchat_conn *conn, int reason)
@@ -227,6 +235,24 @@ static bool deliver(struct tcpchat_conn *conn, enum tcpchat__frame_result r,
 	return conn->state == TCPCHAT__OPEN;
 }
 
+/* Is a line under way: part of it kept, or the rest of a too-long one
+ * being skipped? */
+static bool line_pending(const struct tcpchat_conn *conn)
+{
+	return conn->line.len > 0 || conn->framer.discarding;
+}
+
+/* A new line is under way and not over by the end of this read: its total
+ * deadline starts now. */
+static void line_began(struct tcpchat_conn *conn)
+{
+	uint64_t line_time = conn->srv->limit[TCPCHAT_LIMIT_LINE_TIME];
+
+	conn->line_started = conn->srv->loop->now;
+	if (line_time)
+		timer_within(conn, line_time);
+}
+
 /* Frame data into lines for the line callback.  Lines wholly inside data
  * are delivered from it without a copy; only a partial line is kept, and
  * never more than the line limit + 2 bytes of it. */
@@ -263,9 +289,14 @@ static void conn_lines(struct tcpchat_conn *conn, const char *data, size_t len)
 		data += consumed;
 		len -= consumed;
 		if (r == TCPCHAT__FRAME_NEED) {
-			keep_partial(conn, data, len);
+			if (len > 0) {
+				line_began(conn);
+				keep_partial(conn, data, len);
+			}
 			return;
 		}
+		if (r == TCPCHAT__FRAME_TOOLONG && conn->framer.discarding)
+			line_began(conn); /* skipping it goes on past this read */
 		if (!deliver(conn, r, line, linelen))
 			return;
 	}
@@ -335,8 +366,8 @@ static void on_io(struct tcpchat_loop *loop, struct tcpchat__io *io, unsigned re
 		conn_read(conn);
 }
 
-/* Open: the congestion grace and the idle timeout, whichever is due
- * first.  Closing: the flush or linger deadline. */
+/* Open: the congestion grace, the line deadline and the idle timeout,
+ * whichever is due first.  Closing: the flush or linger deadline. */
 static void on_timer(struct tcpchat_timer *t, void *arg)
 {
 	struct tcpchat_conn *conn = arg;
@@ -344,6 +375,7 @@ static void on_timer(struct tcpchat_timer *t, void *arg)
 	uint64_t now = srv->loop->now, next = UINT64_MAX;
 	uint64_t idle = srv->limit[TCPCHAT_LIMIT_IDLE];
 	uint64_t grace = srv->limit[TCPCHAT_LIMIT_QUEUE_TIME];
+	uint64_t line_time = srv->limit[TCPCHAT_LIMIT_LINE_TIME];
 
 	if (conn->state != TCPCHAT__OPEN) {
 		tcpchat__conn_kill(conn, conn->reason);
@@ -356,6 +388,14 @@ static void on_timer(struct tcpchat_timer *t, void *arg)
 		}
 		next = conn->congested_since + grace;
 	}
+	if (line_time && line_pending(conn) && !conn->paused) {
+		if (now - conn->line_started >= line_time) {
+			tcpchat__conn_close(conn, TCPCHAT_ESLOW); /* a trickler */
+			return;
+		}
+		if (conn->line_started + line_time < next)
+			next = conn->line_started + line_time;
+	}
 	if (idle && !conn->paused) {
 		if (now - conn->last_input >= idle) {
 			tcpchat__conn_close(conn, TCPCHAT_EIDLE);
@@ -363,8 +403,8 @@ static void on_timer(struct tcpchat_timer *t, void *arg)
 		}
 		if (conn->last_input + idle < next)
 			next = conn->last_input + idle;
-	} else if (idle && next == UINT64_MAX) {
-		next = now + idle; /* paused: look again later */
+	} else if ((idle || line_time) && next == UINT64_MAX) {
+		next = now + (idle ? idle : line_time); /* paused: look again later */
 	}
 	if (next != UINT64_MAX)
 		tcpchat_timer_start(t, next - now, 0);
@@ -439,6 +479,7 @@ static enum tcpchat_stat closed_stat(int reason)
 	case TCPCHAT_EIDLE: return TCPCHAT_STAT_CLOSED_IDLE;
 	case TCPCHAT_EFULL: return TCPCHAT_STAT_CLOSED_FULL;
 	case -ECANCELED: return TCPCHAT_STAT_CLOSED_FREED;
+	case TCPCHAT_ESLOW: return TCPCHAT_STAT_CLOSED_SLOW;
 	default: return TCPCHAT_STAT_CLOSED_ERROR;
 	}
 }

@@ -11,6 +11,7 @@ static const struct {
 	{ TCPCHAT_EQUEUE, "Output queue limit exceeded (the peer does not read)" },
 	{ TCPCHAT_EIDLE, "Idle timeout" },
 	{ TCPCHAT_EFULL, "Server full (too many clients)" },
+	{ TCPCHAT_ESLOW, "Line not completed in time" },
 	{ TCPCHAT_EAI_NONAME, "Unknown host" },
 	{ TCPCHAT_EAI_AGAIN, "Temporary failure in name resolution" },
 	{ TCPCHAT_EAI_FAIL, "Non-recoverable failure in name resolution" },

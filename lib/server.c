@@ -22,6 +22,7 @@
 #define DEFAULT_MAX_QUEUE (1u << 20)
 #define DEFAULT_MAX_LINE 4096
 #define DEFAULT_QUEUE_TIME_MS 2000
+#define DEFAULT_LINE_TIME_MS 60000
 /* The largest line limit accepted: a line is kept in one allocation. */
 #define MAX_MAX_LINE (1u << 30)
 
@@ -41,6 +42,7 @@ TCPCHAT_EXPORT int tcpchat_server_create(struct tcpchat_server **srvp)
 	srv->limit[TCPCHAT_LIMIT_IDLE] = 0;
 	srv->limit[TCPCHAT_LIMIT_LINE] = DEFAULT_MAX_LINE;
 	srv->limit[TCPCHAT_LIMIT_QUEUE_TIME] = DEFAULT_QUEUE_TIME_MS;
+	srv->limit[TCPCHAT_LIMIT_LINE_TIME] = DEFAULT_LINE_TIME_MS;
 	tcpchat__list_init(&srv->paused);
 	*srvp = srv;
 	return 0;
@@ -174,7 +176,7 @@ TCPCHAT_EXPORT int tcpchat_server_set_limit(struct tcpchat_server *srv,
 TCPCHAT_EXPORT uint64_t tcpchat_server_stat(const struct tcpchat_server *srv,
                                             enum tcpchat_stat stat)
 {
-	if (!srv || (unsigned)stat > TCPCHAT_STAT_BYTES_OUT)
+	if (!srv || (unsigned)stat >= TCPCHAT__NSTATS)
 		return 0;
 	if (stat == TCPCHAT_STAT_LIVE)
 		return srv->stat[TCPCHAT_STAT_ACCEPTED] - srv->stat[TCPCHAT_STAT_CLOSED];

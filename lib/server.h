@@ -9,7 +9,8 @@
 #include "loop.h"
 #include "queue.h"
 
-#define TCPCHAT__NLIMITS (TCPCHAT_LIMIT_QUEUE_TIME + 1)
+#define TCPCHAT__NLIMITS (TCPCHAT_LIMIT_LINE_TIME + 1)
+#define TCPCHAT__NSTATS (TCPCHAT_STAT_BYTES_OUT + 1)
 
 /* A connection lives in these states, in this order. */
 enum tcpchat__conn_state {
@@ -38,6 +39,7 @@ struct tcpchat_conn {
 	struct tcpchat_timer timer;        /* idle timeout when open, deadline when closing */
 	uint64_t last_input;               /* loop time of the last bytes received */
 	struct tcpchat__buf line;          /* a partial line, allocated only while one waits */
+	uint64_t line_started;             /* loop time the pending line began */
 	struct tcpchat__framer framer;
 	void *userdata;
 	char peer[TCPCHAT__ADDRSTRLEN];
@@ -61,7 +63,7 @@ struct tcpchat_server {
 	tcpchat_eof_cb *on_eof;
 	tcpchat_close_cb *on_close;
 	uint64_t limit[TCPCHAT__NLIMITS];
-	uint64_t stat[TCPCHAT_STAT_BYTES_OUT + 1];
+	uint64_t stat[TCPCHAT__NSTATS];
 	void *userdata;
 	int port;                          /* bound port, 0 before bind */
 	char address[TCPCHAT__ADDRSTRLEN];

@@ -92,7 +92,7 @@ static void check_stats(void)
 	uint64_t sum = 0;
 	int st;
 
-	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_FREED; st++)
+	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_SLOW; st++)
 		sum += tcpchat_server_stat(s, (enum tcpchat_stat)st);
 	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_ACCEPTED),
 	                  tcpchat_server_stat(s, TCPCHAT_STAT_LIVE) +

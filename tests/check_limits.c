@@ -5,6 +5,8 @@
  * that does not read), and the invariants of tcpchat_server_stat. */
 #include "internal.h"
 
+#include <netinet/tcp.h>
+
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -98,7 +100,7 @@ static void check_stats(uint64_t bytes_in, uint64_t bytes_out)
 	uint64_t sum = 0;
 	int st;
 
-	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_FREED; st++)
+	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_SLOW; st++)
 		sum += tcpchat_server_stat(s, (enum tcpchat_stat)st);
 	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_ACCEPTED),
 	                  tcpchat_server_stat(s, TCPCHAT_STAT_LIVE) +
@@ -711,6 +713,99 @@ START_TEST(reader_that_never_reads_is_cut_after_the_grace_time)
 }
 END_TEST
 
+/* Line deadline: a peer writes a few bytes every 20 ms, either never
+ * ending its line or ending one every few steps. */
+struct trickler {
+	int fd;
+	const char *pattern;    /* bytes written in a loop */
+	size_t chunk;           /* bytes per write */
+	int duration_ms;        /* write for this long, then close */
+	pthread_t th;
+};
+
+static int lines_seen;
+
+static void count_line(struct tcpchat_conn *conn, const char *line, size_t len)
+{
+	lines_seen++;
+}
+
+static void *trickle(void *arg)
+{
+	struct trickler *t = arg;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	uint64_t end = tcpchat__now_ms() + (uint64_t)t->duration_ms;
+	size_t i = 0, k, n = strlen(t->pattern);
+	char buf[16];
+
+	while (tcpchat__now_ms() < end) {
+		for (k = 0; k < t->chunk; k++)
+			buf[k] = t->pattern[i++ % n];
+		if (write(t->fd, buf, t->chunk) != (ssize_t)t->chunk)
+			break; /* closed by the server */
+		nanosleep(&ts, NULL);
+	}
+	shutdown(t->fd, SHUT_WR);
+	return NULL;
+}
+
+static uint64_t run_trickler(const char *pattern, size_t chunk, int duration_ms)
+{
+	struct trickler t = { 0 };
+	uint64_t start;
+
+	lines_seen = 0;
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_LINE_TIME, 300), 0);
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_IDLE, 100), 0);
+	tcpchat_server_on_line(lm.srv, count_line);
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	t.fd = test_connect(tcpchat_server_port(lm.srv));
+	/* One segment per write, so one read per write. */
+	ck_assert_int_eq(setsockopt(t.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)), 0);
+	t.pattern = pattern;
+	t.chunk = chunk;
+	t.duration_ms = duration_ms;
+	start = tcpchat__now_ms();
+	ck_assert_int_eq(pthread_create(&t.th, NULL, trickle, &t), 0);
+	lm.stop_at_closes = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	pthread_join(t.th, NULL);
+	close(t.fd);
+	return tcpchat__now_ms() - start;
+}
+
+START_TEST(line_deadline_cuts_a_trickler)
+{
+	/* Bytes every 20 ms keep it from being idle (100 ms); only the line's
+	 * total time (300 ms) stops it. */
+	uint64_t took = run_trickler("x", 1, 5000);
+
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_ESLOW);
+	ck_assert_uint_ge(took, 300);
+	ck_assert_uint_lt(took, 5000);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_SLOW), 1);
+	ck_assert_int_eq(lines_seen, 0);
+	check_stats(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_BYTES_IN), 0);
+	lm_teardown();
+}
+END_TEST
+
+START_TEST(line_deadline_restarts_with_every_line)
+{
+	/* 17-byte lines written 2 bytes every 20 ms, for a whole second: each
+	 * line takes 170 ms, under the 300 ms deadline, and a read starts on a
+	 * line boundary only every 340 ms: most reads that end a line begin
+	 * the next, which must restart the deadline.  No cut-off: the close
+	 * is the peer's own. */
+	run_trickler("0123456789abcdef\n", 2, 1000);
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EOF);
+	ck_assert_int_ge(lines_seen, 4);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_SLOW), 0);
+	lm_teardown();
+}
+END_TEST
+
 START_TEST(stat_and_strerror_contracts)
 {
 	static const int codes[] = { TCPCHAT_EOF, TCPCHAT_EQUEUE, TCPCHAT_EIDLE, TCPCHAT_EFULL };
@@ -774,6 +869,8 @@ static Suite *limits_suite(void)
 	tcase_add_test(queue, queue_limit_closes_reader_that_never_reads);
 	tcase_add_test(queue, slow_reader_pauses_the_sender_and_keeps_up);
 	tcase_add_test(queue, reader_that_never_reads_is_cut_after_the_grace_time);
+	tcase_add_test(queue, line_deadline_cuts_a_trickler);
+	tcase_add_test(queue, line_deadline_restarts_with_every_line);
 	suite_add_tcase(s, queue);
 
 	tcase_set_timeout(stats, 10);

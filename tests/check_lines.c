@@ -741,7 +741,7 @@ START_TEST(set_limit_contracts)
 	ck_assert_uint_eq(srv->limit[TCPCHAT_LIMIT_LINE], 4096);
 
 	ck_assert_int_eq(tcpchat_server_set_limit(NULL, TCPCHAT_LIMIT_LINE, 10), -EINVAL);
-	ck_assert_int_eq(tcpchat_server_set_limit(srv, (enum tcpchat_limit)(TCPCHAT_LIMIT_QUEUE_TIME + 1), 10), -EINVAL);
+	ck_assert_int_eq(tcpchat_server_set_limit(srv, (enum tcpchat_limit)(TCPCHAT_LIMIT_LINE_TIME + 1), 10), -EINVAL);
 	ck_assert_int_eq(tcpchat_server_set_limit(srv, (enum tcpchat_limit)-1, 10), -EINVAL);
 	ck_assert_int_eq(tcpchat_server_set_limit(srv, (enum tcpchat_limit)1000, 10), -EINVAL);
 	ck_assert_int_eq(tcpchat_server_set_limit(srv, TCPCHAT_LIMIT_LINE, 0), -EINVAL);

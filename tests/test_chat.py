@@ -237,6 +237,31 @@ class ChatServerTest(TestCase):
         self.assertIn(b'ann: tick', bob.eof())
         srv.stop()
 
+    def test_trickler_is_cut_off_by_the_line_deadline(self):
+        """A member that sends a byte every 50 ms and never ends its line is
+        never idle (0.3 s); the line deadline (0.5 s) cuts it off."""
+        srv = self.room('--line-timeout', '0.5', '--idle-timeout', '0.3')
+        ann = Member(srv, 'ann')
+        slow = Member(srv, 'slow')
+        ann.line()
+        t0 = time.monotonic()
+        dl = deadline(10)
+        while True:
+            remaining(dl)
+            ann.send('/who')                  # ann stays active too...
+            line = ann.line()
+            if line.startswith(b'* slow left'):
+                break
+            self.assertTrue(line.startswith(b'* members: '), line)
+            try:
+                slow.sock.sendall(b'x')       # ...and so does slow, in bytes
+            except OSError:
+                pass
+            time.sleep(0.05)                  # the trickle's pace
+        self.assertEqual(line, b'* slow left (Line not completed in time)')
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        srv.stop()
+
     def test_fifty_members_ten_senders(self):
         """50 members, 10 of them send 100 lines each at once: every other
         member receives every line, in each sender's order, once."""
