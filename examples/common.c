@@ -19,7 +19,7 @@ void prog_init(const char *name, const char *usage)
 {
 	progname = name;
 	usage_text = usage;
-	opterr = 0;	/* we print getopt's complaints ourselves, on one line */
+	opterr = 0;	/* we report getopt's errors ourselves, in one line */
 }
 
 static void vmessage(const char *fmt, va_list ap, const char *suffix)
@@ -109,11 +109,18 @@ unsigned long parse_count(const char *s, const char *what,
 			  unsigned long min, unsigned long max)
 {
 	unsigned long n = 0;
+	int too_big = 0;
 	const char *p;
 
-	for (p = s; *p >= '0' && *p <= '9' && n <= max; p++)
-		n = n * 10 + (unsigned long)(*p - '0');
-	if (p == s || *p != '\0' || n > max || n < min)
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		unsigned long digit = (unsigned long)(*p - '0');
+
+		if (digit > max || n > (max - digit) / 10)
+			too_big = 1;	/* n * 10 + digit > max: no overflow */
+		else
+			n = n * 10 + digit;
+	}
+	if (p == s || *p != '\0' || too_big || n < min)
 		usage_error("invalid %s '%s'", what, s);
 	return n;
 }

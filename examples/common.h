@@ -121,7 +121,7 @@ struct tcpchat_client *client_open(const char *host, unsigned port,
 /* Time                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Longest RFC 3339 time we produce, with its NUL: "2026-11-21T16:40:20+00:00". */
+/* Room for an RFC 3339 time with its NUL: "2026-11-21T16:40:20+00:00". */
 #define RFC3339_SIZE 32
 
 /* The local time t as RFC 3339 with a numeric offset into buf. */

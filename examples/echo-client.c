@@ -9,9 +9,10 @@
  * every buffer on the way and stalling both ends.
  *
  * Try it:
- *     tcpchat-echo-server -p 7788 &
+ *     tcpchat-echo-server -k -p 7788 &
  *     tcpchat-echo-client 127.0.0.1 7788 hello world
  *     tcpchat-echo-client 127.0.0.1 7788 < /bin/ls > copy && cmp /bin/ls copy
+ *     printf 'hello\n' | nc -N 127.0.0.1 7788      (the same, by hand)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -89,7 +90,10 @@ static void *send_message(void *arg)
 {
 	struct sender *s = arg;
 
-	s->rc = tcpchat_client_send(s->client, s->msg->data, s->msg->len);
+	s->rc = 0;
+	if (s->msg->len > 0)
+		s->rc = tcpchat_client_send(s->client, s->msg->data,
+					    s->msg->len);
 	if (s->rc >= 0)
 		s->rc = tcpchat_client_shutdown(s->client);
 	return NULL;
@@ -135,7 +139,6 @@ int main(int argc, char **argv)
 	client = client_open(host, port, 0, timeout_ms);
 	sender.client = client;
 	sender.msg = &msg;
-	sender.rc = 0;
 	rc = pthread_create(&thread, NULL, send_message, &sender);
 	if (rc != 0)
 		fatal("cannot start the sending thread: %s", strerror(rc));
@@ -163,8 +166,9 @@ int main(int argc, char **argv)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		fatal("cannot write to stdout: %s", strerror(errno));
 	if (!same || received != msg.len)
-		fatal("echo mismatch: sent %zu bytes, received %zu%s", msg.len,
-		      received, received == msg.len ? " (different bytes)" : "");
+		fatal("echo mismatch: sent %zu bytes, received %zu%s",
+		      msg.len, received,
+		      received == msg.len ? " (different bytes)" : "");
 	free(msg.data);
 	return 0;
 }

@@ -19,15 +19,18 @@ static const char usage[] =
 	"Usage: tcpchat-echo-server [-k] [-H HOST] [-p PORT]\n"
 	"Echo back every byte each client sends.\n"
 	"\n"
-	"  -k, --keep         serve any number of clients, until SIGINT/SIGTERM\n"
+	"  -k, --keep         serve any number of clients at once, until\n"
+	"                     SIGINT or SIGTERM\n"
 	"                     (default: serve one client, then exit)\n"
 	"  -H, --host HOST    address to listen on (default 127.0.0.1;\n"
 	"                     0.0.0.0 or :: to accept remote clients)\n"
-	"  -p, --port PORT    port to listen on (default 7788; 0 = any free port)\n"
+	"  -p, --port PORT    port to listen on (default 7788; 0 = any free\n"
+	"                     port)\n"
 	"  -h, --help         show this help and exit\n"
 	"  -V, --version      show the version and exit\n"
 	"\n"
-	"Prints \"listening on ADDR\" once it accepts connections; logs to stderr.\n";
+	"Prints \"listening on ADDR\" once it accepts connections; logs to\n"
+	"stderr.\n";
 
 static int keep_serving;
 
@@ -70,7 +73,8 @@ int main(int argc, char **argv)
 	int opt;
 
 	prog_init("tcpchat-echo-server", usage);
-	while ((opt = getopt_long(argc, argv, COMMON_SHORTOPTS SERVER_SHORTOPTS "k",
+	while ((opt = getopt_long(argc, argv,
+				  COMMON_SHORTOPTS SERVER_SHORTOPTS "k",
 				  longopts, NULL)) != -1) {
 		if (opt == 'k')
 			keep_serving = 1;

@@ -16,7 +16,8 @@ examples_tcpchat_echo_server_LDADD = lib/libtcpchat.la
 
 examples_tcpchat_echo_client_SOURCES = examples/echo-client.c examples/common.c \
 	examples/common.h
-examples_tcpchat_echo_client_LDADD = lib/libtcpchat.la
+# The echo client sends from a second thread while it reads the echo.
+examples_tcpchat_echo_client_LDADD = lib/libtcpchat.la $(PTHREAD_LIBS)
 
 examples_tcpchat_time_server_SOURCES = examples/time-server.c examples/common.c \
 	examples/common.h

@@ -18,13 +18,14 @@
 #include "common.h"
 
 static const char usage[] =
-	"Usage: tcpchat-time-client [--local-port P] [-t SECONDS] HOST PORT [MESSAGE]\n"
-	"Send a greeting line (MESSAGE, or \"hello from tcpchat-time-client at\n"
-	"TIME\") to a time server and print the line it replies with.\n"
+	"Usage: tcpchat-time-client [--local-port P] [-t SECONDS] HOST PORT\n"
+	"                           [MESSAGE]\n"
+	"Send a greeting line (MESSAGE, or \"hello from tcpchat-time-client\n"
+	"at TIME\") to a time server and print the line it replies with.\n"
 	"\n"
 	"  -l, --local-port P     connect from local port P\n"
-	"  -t, --timeout SECONDS  give up connecting, or waiting for the reply,\n"
-	"                         after SECONDS (default 30)\n"
+	"  -t, --timeout SECONDS  give up connecting, or waiting for the\n"
+	"                         reply, after SECONDS (default 30)\n"
 	"  -h, --help             show this help and exit\n"
 	"  -V, --version          show the version and exit\n";
 
@@ -76,8 +77,8 @@ int main(int argc, char **argv)
 		fatal("%s closed the connection without a reply",
 		      tcpchat_client_peer(client));
 	if (n < 0)
-		fatal("no reply from %s: %s", tcpchat_client_peer(client),
-		      tcpchat_strerror((int)n));
+		fatal("cannot read the reply from %s: %s",
+		      tcpchat_client_peer(client), tcpchat_strerror((int)n));
 	tcpchat_client_close(client);
 
 	fwrite(reply, 1, (size_t)n, stdout);

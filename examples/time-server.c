@@ -27,11 +27,13 @@ static const char usage[] =
 	"                       connects before replying (default 0)\n"
 	"  -H, --host HOST      address to listen on (default 127.0.0.1;\n"
 	"                       0.0.0.0 or :: to accept remote clients)\n"
-	"  -p, --port PORT      port to listen on (default 8088; 0 = any free port)\n"
+	"  -p, --port PORT      port to listen on (default 8088; 0 = any free\n"
+	"                       port)\n"
 	"  -h, --help           show this help and exit\n"
 	"  -V, --version        show the version and exit\n"
 	"\n"
-	"Prints \"listening on ADDR\" once it accepts connections; logs to stderr.\n";
+	"Prints \"listening on ADDR\" once it accepts connections; logs to\n"
+	"stderr.\n";
 
 #define GREETING_MAX 1024
 
@@ -57,9 +59,12 @@ static void log_greeting(struct visitor *v)
 		v->len--;
 	/* Bytes pass through in any encoding; only control bytes that could
 	 * garble the log are masked. */
-	for (i = 0; i < v->len; i++)
-		if ((unsigned char)v->greeting[i] < 0x20 || v->greeting[i] == 0x7f)
+	for (i = 0; i < v->len; i++) {
+		unsigned char c = (unsigned char)v->greeting[i];
+
+		if (c < 0x20 || c == 0x7f)
 			v->greeting[i] = '?';
+	}
 	logmsg("%s says: %.*s", tcpchat_conn_peer(v->conn), (int)v->len,
 	       v->greeting);
 }
@@ -72,7 +77,7 @@ static void on_timer(struct tcpchat_timer *timer, void *arg)
 
 	(void)timer;
 	if (v->len > 0)
-		log_greeting(v);	/* a partial greeting is better than none */
+		log_greeting(v);	/* a partial greeting, if any */
 	format_rfc3339(line, time(NULL));
 	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s\n",
 		 tcpchat_conn_peer(v->conn));
@@ -81,6 +86,12 @@ static void on_timer(struct tcpchat_timer *timer, void *arg)
 		logmsg("%s: cannot send the time: %s",
 		       tcpchat_conn_peer(v->conn), tcpchat_strerror(rc));
 	tcpchat_conn_close(v->conn);	/* flushes the line first */
+}
+
+/* The loop, which main() keeps as the server's userdata. */
+static struct tcpchat_loop *loop_of(struct tcpchat_conn *conn)
+{
+	return tcpchat_server_userdata(tcpchat_conn_server(conn));
 }
 
 static void on_connect(struct tcpchat_conn *conn)
@@ -96,8 +107,7 @@ static void on_connect(struct tcpchat_conn *conn)
 		return;
 	}
 	v->conn = conn;
-	rc = tcpchat_timer_create(tcpchat_server_userdata(tcpchat_conn_server(conn)),
-				  &v->timer, on_timer, v);
+	rc = tcpchat_timer_create(loop_of(conn), &v->timer, on_timer, v);
 	if (rc >= 0)
 		rc = tcpchat_timer_start(v->timer, (uint64_t)delay_ms, 0);
 	if (rc < 0) {
@@ -160,7 +170,8 @@ int main(int argc, char **argv)
 	int opt;
 
 	prog_init("tcpchat-time-server", usage);
-	while ((opt = getopt_long(argc, argv, COMMON_SHORTOPTS SERVER_SHORTOPTS "d:",
+	while ((opt = getopt_long(argc, argv,
+				  COMMON_SHORTOPTS SERVER_SHORTOPTS "d:",
 				  longopts, NULL)) != -1) {
 		if (opt == 'd')
 			delay_ms = parse_seconds(optarg, "delay");

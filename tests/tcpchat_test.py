@@ -182,11 +182,18 @@ class Server:
                                     signal.Signals(sig).name, self.stderr.text()))
 
 
+def spawn(prog, *args, **popen_args):
+    """Start a program in the background (subprocess.Popen arguments as
+    keywords); it is killed at the end of the test if still running."""
+    proc = subprocess.Popen(command(prog, *args), **popen_args)
+    _procs.append(proc)
+    return proc
+
+
 def start_server(prog, *args, timeout=10):
     """Start a server program and wait for its "listening on ADDR" line."""
-    proc = subprocess.Popen(command(prog, *args), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _procs.append(proc)
+    proc = spawn(prog, *args, stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr = Reader(proc.stderr)
     # The first line, read byte by byte under a deadline; the rest of stdout
     # is drained in the background.

@@ -6,7 +6,10 @@ import random
 import select
 import signal
 import socket
+import sys
 import threading
+
+sys.dont_write_bytecode = True     # keep the source tree clean
 
 from tcpchat_test import (TestCase, FakeServer, deadline, free_port,
                           ipv6_loopback_available, left, main,

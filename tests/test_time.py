@@ -9,7 +9,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+
+sys.dont_write_bytecode = True     # keep the source tree clean
 
 from tcpchat_test import (TestCase, FakeServer, deadline, free_port, main,
                           recv_until_eof, remaining, reset, run, seconds)
