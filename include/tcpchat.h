@@ -103,8 +103,9 @@ TCPCHAT_EXPORT int tcpchat_loop_run(struct tcpchat_loop *loop);
  * once. */
 TCPCHAT_EXPORT void tcpchat_loop_stop(struct tcpchat_loop *loop);
 
-/* The loop's clock: milliseconds of CLOCK_MONOTONIC, read once per
- * iteration.  Timers are measured against it. */
+/* The loop's clock: milliseconds of CLOCK_MONOTONIC, read when the wait
+ * for events returns, before any callback of that iteration runs.  Timers
+ * are measured against it. */
 TCPCHAT_EXPORT uint64_t tcpchat_loop_now(const struct tcpchat_loop *loop);
 
 typedef void tcpchat_post_cb(void *arg);
@@ -129,8 +130,9 @@ TCPCHAT_EXPORT int tcpchat_timer_create(struct tcpchat_loop *loop,
 /* Start (or restart) the timer: it fires timeout_ms after the loop's current
  * time, then every repeat_ms if repeat_ms > 0.  Timers due in the same
  * iteration fire in the order of their deadlines, ties in the order they
- * were started.  The callback may stop, restart or free its own timer.
- * Errors: -EINVAL (NULL timer), -ENOMEM. */
+ * were started.  The callback may stop, restart or free its own timer.  A
+ * one-shot timer that has fired is stopped: it no longer keeps
+ * tcpchat_loop_run() going.  Errors: -EINVAL (NULL timer), -ENOMEM. */
 TCPCHAT_EXPORT int tcpchat_timer_start(struct tcpchat_timer *timer,
                                        uint64_t timeout_ms, uint64_t repeat_ms);
 
@@ -356,7 +358,9 @@ TCPCHAT_EXPORT int tcpchat_conn_send(struct tcpchat_conn *conn, const void *data
  * queue, shut down the sending side, discard what the peer still sends
  * until it closes (or a short linger time passes) so that nothing we sent
  * is lost to a reset, then close and call the close callback (reason 0, or
- * TCPCHAT_EOF if the peer had closed first).  Idempotent. */
+ * TCPCHAT_EOF if the peer had closed first).  The close callback never runs
+ * inside this call: at the earliest at the end of the loop iteration, so
+ * the caller may go on using conn.  Idempotent. */
 TCPCHAT_EXPORT void tcpchat_conn_close(struct tcpchat_conn *conn);
 
 /* The peer's address as text, "IP:PORT" or "[IPv6]:PORT"; owned by conn. */
@@ -399,7 +403,8 @@ TCPCHAT_EXPORT int tcpchat_client_connect_from(struct tcpchat_client **clientp,
                                                int timeout_ms);
 
 /* Send all len bytes, waiting while the socket is full, for as long as the
- * peer takes to read.  Returns 0 once every byte is handed to the kernel,
+ * peer takes to read (len 0 sends nothing and returns 0, data may then be
+ * NULL).  Returns 0 once every byte is handed to the kernel,
  * or a negative error (-EINVAL, -EPIPE, -ECONNRESET...) after which the
  * connection is useless. */
 TCPCHAT_EXPORT int tcpchat_client_send(struct tcpchat_client *client,
