@@ -14,8 +14,8 @@ import threading
 import time
 import unittest
 
-from tcpchat_test import (TestCase, command, deadline, left, main, remaining,
-                          reset, run, seconds, _procs, Reader)
+from tcpchat_test import (TestCase, deadline, left, main, remaining, reset, run,
+                          seconds, spawn, Reader)
 
 SERVER = 'tcpchat-chat-server'
 CLIENT = 'tcpchat-chat-client'
@@ -456,10 +456,9 @@ class ChatClientTest(TestCase):
     def test_client_prints_what_others_say_and_bye_ends_it(self):
         srv = self.start_server(SERVER, '-p', '0')
         ann = Member(srv, 'ann')
-        proc = subprocess.Popen(command(CLIENT, '-n', 'bob', srv.host, srv.port),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        _procs.append(proc)
+        proc = spawn(CLIENT, '-n', 'bob', srv.host, srv.port,
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
         out = Reader(proc.stdout)
         out.wait_for(r'^\* bob joined$')
         ann.expect('* bob joined')
@@ -483,10 +482,9 @@ class ChatClientTest(TestCase):
 
     def test_server_going_away_ends_the_client(self):
         srv = self.start_server(SERVER, '-p', '0')
-        proc = subprocess.Popen(command(CLIENT, '-n', 'bob', srv.host, srv.port),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        _procs.append(proc)
+        proc = spawn(CLIENT, '-n', 'bob', srv.host, srv.port,
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
         out = Reader(proc.stdout)
         err = Reader(proc.stderr)
         out.wait_for(r'^\* bob joined$')

@@ -5,8 +5,8 @@ an independent python peer."""
 import socket
 import subprocess
 
-from tcpchat_test import (TestCase, Reader, command, deadline, main, remaining,
-                          seconds, _procs)
+from tcpchat_test import (TestCase, Reader, deadline, main, remaining, seconds,
+                          spawn)
 
 TALK = 'tcpchat-talk'
 
@@ -15,9 +15,8 @@ class Talker:
     """A running tcpchat-talk with its stdin, stdout and stderr."""
 
     def __init__(self, *args):
-        self.proc = subprocess.Popen(command(TALK, *args), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        _procs.append(self.proc)
+        self.proc = spawn(TALK, *args, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.err = Reader(self.proc.stderr)
 
     def type(self, text):
