@@ -6,13 +6,11 @@ Every wait has a deadline; every load loop is bounded in count and time.
 The figures of the load tests (lines per second, peak RSS) are printed.
 """
 
-import os
 import re
 import socket
 import subprocess
 import threading
 import time
-import unittest
 
 from tcpchat_test import (TestCase, deadline, left, main, remaining, reset, run,
                           seconds, spawn, Reader)
@@ -179,6 +177,7 @@ class ChatServerTest(TestCase):
         # The name of one who left is free again.
         bob2 = Member(srv, 'bob')
         ann.expect('* bob joined')
+        bob2.close()
         srv.stop()
 
     def test_long_lines(self):
@@ -204,7 +203,7 @@ class ChatServerTest(TestCase):
 
     def test_full_room(self):
         srv = self.room('--max-clients', '2')
-        ann, bob = Member(srv, 'ann'), Member(srv)
+        ann, bob = Member(srv, 'ann'), Member(srv)   # the room is full
         third = socket.create_connection((srv.host, srv.port), timeout=seconds(10))
         data = b''
         dl = deadline(10)
@@ -218,6 +217,7 @@ class ChatServerTest(TestCase):
         self.assertTrue(data.startswith(b'ERR '), data)
         bob.send('bob')
         bob.expect('* bob joined')           # the room still works
+        ann.expect('* bob joined')
         srv.stop()
 
     def test_idle_timeout(self):
@@ -325,7 +325,7 @@ class ChatServerTest(TestCase):
         """A member that never reads while another floods 20 MB: it is cut
         off, three normal readers get everything, the RSS stays bounded."""
         srv = self.room('--max-queue', '1048576')
-        slow = Member(srv, 'slow', rcvbuf=4096)
+        slow = Member(srv, 'slow', rcvbuf=4096)      # joins, then never reads
         flood = Member(srv, 'flood')
         readers = [Member(srv, 'r%d' % i) for i in range(3)]
         # Drain the joins flood sees (slow never reads anything again).
@@ -385,6 +385,7 @@ class ChatServerTest(TestCase):
         self.assertEqual(errors, [])
         self.assertEqual(counts, [n_lines] * 3)
         self.assertEqual(left_seen, [True] * 3)
+        slow.close()
         growth = peak[0] - base
         print('\nslow reader: 20 MB flood in %.2f s; server RSS %d KiB before, '
               'peak %d KiB (+%d KiB)' % (elapsed, base, peak[0], growth))
