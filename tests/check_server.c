@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "server.h"
 #include "testutil.h"
@@ -570,6 +571,64 @@ START_TEST(many_concurrent_clients)
 }
 END_TEST
 
+/* Out of descriptors: a pending client cannot be accepted.  The server
+ * must neither spin on its ever-readable listener nor give up: it serves
+ * the client once descriptors are free again. */
+static void stop_loop(struct tcpchat_timer *t, void *arg)
+{
+	tcpchat_loop_stop(arg);
+}
+
+static bool one_connected(void)
+{
+	return ev.connects == 1;
+}
+
+static uint64_t cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+START_TEST(out_of_descriptors_backs_off_then_serves)
+{
+	struct tcpchat_timer *t;
+	struct rlimit saved, low;
+	int fillers[256], n = 0, fd, port = ev_setup();
+	uint64_t cpu;
+
+	fd = test_connect(port); /* waits in the backlog: nothing runs yet */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 256 && (fillers[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	ck_assert_int_eq(errno, EMFILE);
+
+	/* 300 ms with the client pending and no descriptor to accept it. */
+	ck_assert_int_eq(tcpchat_timer_create(ev.loop, &t, stop_loop, ev.loop), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 300, 0), 0);
+	cpu = cpu_ms();
+	ck_assert_int_eq(tcpchat_loop_run(ev.loop), 0);
+	cpu = cpu_ms() - cpu;
+	ck_assert_int_eq(ev.connects, 0);
+	/* Backing off costs a few ms of CPU; spinning costs most of the 300. */
+	ck_assert_uint_lt(cpu, 75);
+
+	while (n > 0)
+		close(fillers[--n]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	test_run_until(ev.loop, one_connected);
+	tcpchat_timer_free(t);
+	close(fd);
+	ev_teardown();
+}
+END_TEST
+
 START_TEST(no_descriptor_leak)
 {
 	int before = test_open_fds(), round;
@@ -617,6 +676,7 @@ static Suite *server_suite(void)
 	tcase_add_test(events, unlisten_then_run_ends_by_itself);
 	tcase_add_test(events, free_closes_every_connection_once);
 	tcase_add_test(events, many_concurrent_clients);
+	tcase_add_test(events, out_of_descriptors_backs_off_then_serves);
 	tcase_add_test(events, no_descriptor_leak);
 	suite_add_tcase(s, events);
 	return s;
