@@ -238,7 +238,8 @@ enum tcpchat_limit {
 	 * handed to the full callback, and closed with TCPCHAT_EFULL. */
 	TCPCHAT_LIMIT_CLIENTS,
 	/* Bytes of output queued for one connection (default 1 MiB), so that
-	 * no reader can grow the server's memory.  A connection whose queue
+	 * no reader can grow the server's memory: each queued message counts
+	 * its bytes plus 64 for its bookkeeping, so tiny ones are bounded too.  A connection whose queue
 	 * passes half of it is congested: while any connection of the server
 	 * is congested, each connection is paused after its next read, so
 	 * senders wait for the slowest reader (back-pressure) instead of

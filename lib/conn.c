@@ -72,7 +72,7 @@ void tcpchat__conn_congestion(struct tcpchat_conn *conn)
 	struct tcpchat_server *srv = conn->srv;
 	uint64_t max_queue = srv->limit[TCPCHAT_LIMIT_QUEUE];
 	uint64_t grace = srv->limit[TCPCHAT_LIMIT_QUEUE_TIME];
-	bool over = max_queue && conn->out.bytes > max_queue / 2 &&
+	bool over = max_queue && conn->out.cost > max_queue / 2 &&
 	            conn->state == TCPCHAT__OPEN;
 
 	if (over == conn->congested)
@@ -515,12 +515,14 @@ void tcpchat__conn_destroy(struct tcpchat_conn *conn, int reason)
 	free(conn);
 }
 
-/* Closed with TCPCHAT_EQUEUE if adding len bytes would pass the limit. */
+/* Closed with TCPCHAT_EQUEUE if queuing len more bytes (as one more item)
+ * would pass the limit. */
 bool tcpchat__conn_over_limit(struct tcpchat_conn *conn, size_t len)
 {
 	uint64_t max_queue = conn->srv->limit[TCPCHAT_LIMIT_QUEUE];
 
-	if (max_queue == 0 || conn->out.bytes + len <= max_queue)
+	if (max_queue == 0 ||
+	    conn->out.cost + len + TCPCHAT__QUEUE_ITEM_COST <= max_queue)
 		return false;
 	tcpchat__conn_kill(conn, TCPCHAT_EQUEUE);
 	return true;

@@ -45,6 +45,7 @@ void tcpchat__queue_init(struct tcpchat__queue *q)
 	q->items = NULL;
 	q->head = q->count = q->cap = 0;
 	q->bytes = 0;
+	q->cost = 0;
 }
 
 static struct tcpchat__queue_item *item_at(const struct tcpchat__queue *q, size_t i)
@@ -82,7 +83,8 @@ static int grow(struct tcpchat__queue *q)
 	return 0;
 }
 
-int tcpchat__queue_push(struct tcpchat__queue *q, struct tcpchat__msg *msg, size_t off)
+/* Push with the given charge. */
+static int push(struct tcpchat__queue *q, struct tcpchat__msg *msg, size_t off, size_t cost)
 {
 	struct tcpchat__queue_item *it;
 
@@ -91,10 +93,17 @@ int tcpchat__queue_push(struct tcpchat__queue *q, struct tcpchat__msg *msg, size
 	it = item_at(q, q->count);
 	it->msg = msg;
 	it->off = off;
+	it->cost = cost;
 	q->count++;
 	q->bytes += msg->len - off;
+	q->cost += cost;
 	tcpchat__msg_ref(msg);
 	return 0;
+}
+
+int tcpchat__queue_push(struct tcpchat__queue *q, struct tcpchat__msg *msg, size_t off)
+{
+	return push(q, msg, off, msg->len - off + TCPCHAT__QUEUE_ITEM_COST);
 }
 
 int tcpchat__queue_append(struct tcpchat__queue *q, const void *data, size_t len)
@@ -116,7 +125,7 @@ int tcpchat__queue_append(struct tcpchat__queue *q, const void *data, size_t len
 	m = tcpchat__msg_new(data, len, len < MIN_CHUNK ? MIN_CHUNK : len);
 	if (!m)
 		return -ENOMEM;
-	rc = tcpchat__queue_push(q, m, 0);
+	rc = push(q, m, 0, m->cap + TCPCHAT__QUEUE_ITEM_COST);
 	tcpchat__msg_unref(m); /* the queue's reference is now the only one */
 	return rc;
 }
@@ -149,6 +158,7 @@ void tcpchat__queue_consume(struct tcpchat__queue *q, size_t n)
 			return;
 		}
 		n -= left;
+		q->cost -= it->cost;
 		tcpchat__msg_unref(it->msg);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;

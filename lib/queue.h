@@ -24,15 +24,22 @@ struct tcpchat__msg *tcpchat__msg_new(const void *data, size_t len, size_t cap);
 void tcpchat__msg_ref(struct tcpchat__msg *m);
 void tcpchat__msg_unref(struct tcpchat__msg *m);
 
+/* What one queued item is charged beyond its bytes: its ring slot, the
+ * message header and the allocator's own header, rounded up.  So a flood
+ * of tiny messages is bounded by the queue limit too. */
+#define TCPCHAT__QUEUE_ITEM_COST 64
+
 struct tcpchat__queue_item {
 	struct tcpchat__msg *msg;
-	size_t off; /* bytes of msg already written */
+	size_t off;  /* bytes of msg already written */
+	size_t cost; /* what it is charged in queue->cost */
 };
 
 struct tcpchat__queue {
 	struct tcpchat__queue_item *items; /* ring of cap items, NULL until used */
 	size_t head, count, cap;
 	size_t bytes; /* unwritten bytes over all items */
+	size_t cost;  /* memory it holds, at most: what the queue limit bounds */
 };
 
 void tcpchat__queue_init(struct tcpchat__queue *q);
@@ -45,7 +52,8 @@ void tcpchat__queue_free(struct tcpchat__queue *q);
 int tcpchat__queue_push(struct tcpchat__queue *q, struct tcpchat__msg *msg, size_t off);
 
 /* Queue a copy of len bytes, into the last message when it is ours alone
- * and has room, else into a new one.  Returns 0 or -ENOMEM. */
+ * and has room, else into a new one (charged its whole capacity).
+ * Returns 0 or -ENOMEM. */
 int tcpchat__queue_append(struct tcpchat__queue *q, const void *data, size_t len);
 
 /* Fill at most max iovecs with the unwritten bytes, oldest first; returns
