@@ -56,9 +56,15 @@ static const char usage[] =
 
 /* What the room knows of a connection. */
 struct member {
+	struct member *prev, *next;     /* in the member list while joined */
 	bool joined;                    /* named and announced */
 	char name[NAME_MAX_LEN + 1];
 };
+
+/* The members, in the order they joined.  A member stays here, and its
+ * name stays taken, until "* NAME left" is announced: the room, not the
+ * state of the connection, says who is in it. */
+static struct member members = { &members, &members, false, "" };
 
 static struct tcpchat_server *room;
 static unsigned long max_line = 4096;
@@ -136,11 +142,14 @@ static bool valid_name(const char *s, size_t len)
 	return true;
 }
 
-static int has_name(struct tcpchat_conn *conn, void *name)
+static bool name_taken(const char *name)
 {
-	struct member *m = member_of(conn);
+	const struct member *m;
 
-	return m->joined && strcmp(m->name, name) == 0;
+	for (m = members.next; m != &members; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return true;
+	return false;
 }
 
 /* Check a wanted name; answers the ERR line itself when it is refused. */
@@ -155,39 +164,66 @@ static bool name_ok(struct tcpchat_conn *conn, const char *s, size_t len)
 	}
 	memcpy(name, s, len);
 	name[len] = '\0';
-	if (tcpchat_server_foreach(room, has_name, name)) {
+	if (name_taken(name)) {
 		reply(conn, "ERR the name %s is taken", name);
 		return false;
 	}
 	return true;
 }
 
-/* The /who answer being composed in out. */
-struct who {
-	size_t len, count;
-};
-
-static int list_member(struct tcpchat_conn *conn, void *arg)
+/* Name m and tell the room. */
+static void join(struct tcpchat_conn *conn, struct member *m, const char *name, size_t len)
 {
-	struct member *m = member_of(conn);
-	struct who *w = arg;
-	size_t n = strlen(m->name);
+	memcpy(m->name, name, len);
+	m->name[len] = '\0';
+	m->prev = members.prev;
+	m->next = &members;
+	members.prev->next = m;
+	members.prev = m;
+	m->joined = true;
+	announce(NULL, "* %s joined", m->name);
+	logmsg("%s joined as %s", tcpchat_conn_peer(conn), m->name);
+}
 
+/* Take m out of the room and tell the others why (reason 0: no reason). */
+static void leave(struct tcpchat_conn *conn, struct member *m, int reason)
+{
 	if (!m->joined)
-		return 0;
-	/* Stay within one line of the room's limit: a huge room ends "...". */
-	if (w->len + n + 8 > max_line) {
-		memcpy(out + w->len, " ...", 4);
-		w->len += 4;
-		return 1;
+		return;
+	m->prev->next = m->next;
+	m->next->prev = m->prev;
+	m->joined = false;
+	if (reason == 0 || reason == TCPCHAT_EOF)
+		announce(conn, "* %s left", m->name);
+	else
+		announce(conn, "* %s left (%s)", m->name, tcpchat_strerror(reason));
+	logmsg("%s (%s) left", tcpchat_conn_peer(conn), m->name);
+}
+
+/* "* members: a, b, c" into out; a huge room ends with "...". */
+static size_t list_members(void)
+{
+	const struct member *m;
+	size_t len = 0, n;
+
+	memcpy(out, "* members: ", 11);
+	len = 11;
+	for (m = members.next; m != &members; m = m->next) {
+		n = strlen(m->name);
+		if (len + n + 8 > max_line) {
+			memcpy(out + len, " ...", 4);
+			len += 4;
+			break;
+		}
+		if (m != members.next) {
+			memcpy(out + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(out + len, m->name, n);
+		len += n;
 	}
-	if (w->count++ > 0) {
-		memcpy(out + w->len, ", ", 2);
-		w->len += 2;
-	}
-	memcpy(out + w->len, m->name, n);
-	w->len += n;
-	return 0;
+	out[len++] = '\n';
+	return len;
 }
 
 static void command(struct tcpchat_conn *conn, struct member *m, const char *line, size_t len)
@@ -195,13 +231,7 @@ static void command(struct tcpchat_conn *conn, struct member *m, const char *lin
 	char old[NAME_MAX_LEN + 1];
 
 	if (len == 4 && memcmp(line, "/who", 4) == 0) {
-		struct who w = { 0, 0 };
-
-		memcpy(out, "* members: ", 11);
-		w.len = 11;
-		tcpchat_server_foreach(room, list_member, &w);
-		out[w.len++] = '\n';
-		tcpchat_conn_send(conn, out, w.len);
+		tcpchat_conn_send(conn, out, list_members());
 	} else if (len > 6 && memcmp(line, "/nick ", 6) == 0) {
 		if (len - 6 == strlen(m->name) && memcmp(line + 6, m->name, len - 6) == 0) {
 			reply(conn, "* you are %s already", m->name);
@@ -226,13 +256,8 @@ static void on_line(struct tcpchat_conn *conn, const char *line, size_t len)
 	size_t n;
 
 	if (!m->joined) {
-		if (!name_ok(conn, line, len))
-			return;
-		memcpy(m->name, line, len);
-		m->name[len] = '\0';
-		m->joined = true;
-		announce(NULL, "* %s joined", m->name);
-		logmsg("%s joined as %s", tcpchat_conn_peer(conn), m->name);
+		if (name_ok(conn, line, len))
+			join(conn, m, line, len);
 		return;
 	}
 	if (len == 0)
@@ -240,9 +265,7 @@ static void on_line(struct tcpchat_conn *conn, const char *line, size_t len)
 	if (len == 3 && memcmp(line, "bye", 3) == 0) {
 		/* Leave at once: the others hear it now, the name is free now,
 		 * and what is queued for the leaver is still flushed. */
-		announce(conn, "* %s left", m->name);
-		logmsg("%s (%s) left", tcpchat_conn_peer(conn), m->name);
-		m->joined = false;
+		leave(conn, m, 0);
 		tcpchat_conn_close(conn);
 		return;
 	}
@@ -273,6 +296,14 @@ static void on_connect(struct tcpchat_conn *conn)
 	reply(conn, "* welcome to the chat room; what is your name?");
 }
 
+/* The peer closed its side: the same as "bye", without waiting for the
+ * flush of what is still queued for it to announce it. */
+static void on_eof(struct tcpchat_conn *conn)
+{
+	leave(conn, member_of(conn), 0);
+	tcpchat_conn_close(conn);
+}
+
 static void on_long_line(struct tcpchat_conn *conn)
 {
 	reply(conn, "ERR line too long (more than %lu bytes), not delivered", max_line);
@@ -290,13 +321,7 @@ static void on_close(struct tcpchat_conn *conn, int reason)
 
 	if (!m)
 		return;
-	if (m->joined) {
-		m->joined = false;
-		if (reason == 0 || reason == TCPCHAT_EOF)
-			announce(NULL, "* %s left", m->name);
-		else
-			announce(NULL, "* %s left (%s)", m->name, tcpchat_strerror(reason));
-	}
+	leave(conn, m, reason); /* reset, limits, shutdown: if still a member */
 	logmsg("%s %s", tcpchat_conn_peer(conn), close_reason(reason));
 	free(m);
 }
@@ -370,6 +395,7 @@ int main(int argc, char **argv)
 	tcpchat_server_set_limit(room, TCPCHAT_LIMIT_LINE_TIME, (uint64_t)line_ms);
 	tcpchat_server_on_connect(room, on_connect);
 	tcpchat_server_on_line(room, on_line);
+	tcpchat_server_on_eof(room, on_eof);
 	tcpchat_server_on_long_line(room, on_long_line);
 	tcpchat_server_on_full(room, on_full);
 	tcpchat_server_on_close(room, on_close);

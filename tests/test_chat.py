@@ -180,6 +180,29 @@ class ChatServerTest(TestCase):
         bob2.close()
         srv.stop()
 
+    def test_leaving_with_output_still_queued_is_announced_at_once(self):
+        """A member whose input ends while output is still queued for it
+        is announced as gone at once, not after the flush; its name is
+        free from then on and no stale notice follows for the newcomer."""
+        srv = self.room('--max-queue', str(16 << 20))
+        ann = Member(srv, 'ann')
+        bob = Member(srv, 'bob', rcvbuf=4096)
+        ann.line()
+        payload = b''.join(b'line %d %s\n' % (i, b'x' * 200) for i in range(30000))
+        ann.sock.sendall(payload)              # ~6 MB, mostly queued for bob
+        ann.send('/who')                       # ...and processed once all is read
+        self.assertEqual(ann.line(timeout=30), b'* members: ann, bob')
+        bob.sock.shutdown(socket.SHUT_WR)      # EOF with output queued
+        ann.expect('* bob left')
+        bob2 = Member(srv, 'bob')              # the name is free already
+        ann.expect('* bob joined')
+        self.assertEqual(len(bob.eof(timeout=60)), len(payload.replace(
+            b'line', b'ann: line')))           # the old bob still got it all
+        ann.send('/who')
+        ann.expect('* members: ann, bob')     # and no stale "* bob left"
+        bob2.close()
+        srv.stop()
+
     def test_long_lines(self):
         srv = self.room('--max-line', '100')
         ann, bob = Member(srv, 'ann'), Member(srv, 'bob')
