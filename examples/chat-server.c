@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "common.h"
 
@@ -51,8 +50,6 @@ static const char usage[] =
 	"Prints \"listening on ADDR\" once it accepts connections; logs to stderr.\n";
 
 #define NAME_MAX_LEN 32
-/* Descriptors kept for the listener, the loop and stdio. */
-#define RESERVED_FDS 16
 
 /* What the room knows of a connection. */
 struct member {
@@ -324,21 +321,6 @@ static void on_close(struct tcpchat_conn *conn, int reason)
 	leave(conn, m, reason); /* reset, limits, shutdown: if still a member */
 	logmsg("%s %s", tcpchat_conn_peer(conn), close_reason(reason));
 	free(m);
-}
-
-/* The most members the descriptor limit allows, at most wanted. */
-static unsigned long fit_fd_limit(unsigned long wanted)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return wanted;
-	if (rl.rlim_cur <= RESERVED_FDS + 1)
-		return 1;
-	/* One more than the limit must still be accepted to be told why. */
-	if (wanted > rl.rlim_cur - RESERVED_FDS - 1)
-		return rl.rlim_cur - RESERVED_FDS - 1;
-	return wanted;
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 const char *progname = "tcpchat";
 static const char *usage_text = "";
@@ -203,6 +204,23 @@ void server_open(const struct server_opts *o, struct tcpchat_loop **loopp,
 		      tcpchat_strerror(rc));
 	*loopp = loop;
 	*srvp = srv;
+}
+
+/* Descriptors kept for the listener, the loop and stdio. */
+#define RESERVED_FDS 16
+
+unsigned long fit_fd_limit(unsigned long wanted)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return wanted;
+	if (rl.rlim_cur <= RESERVED_FDS + 1)
+		return 1;
+	/* One more than the limit must still be accepted to be told why. */
+	if (wanted > rl.rlim_cur - RESERVED_FDS - 1)
+		return rl.rlim_cur - RESERVED_FDS - 1;
+	return wanted;
 }
 
 /* The loop that SIGINT and SIGTERM stop, and the signal that did. */

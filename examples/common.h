@@ -101,6 +101,10 @@ void server_open(const struct server_opts *o, struct tcpchat_loop **loopp,
  * the loop.  Returns the exit status. */
 int server_run(struct tcpchat_loop *loop, struct tcpchat_server *srv);
 
+/* The most clients at once that the limit on open files allows (keeping
+ * a few descriptors for the program), at most wanted. */
+unsigned long fit_fd_limit(unsigned long wanted);
+
 /* Set handler (or SIG_IGN) for SIGINT and SIGTERM; server_run() does it
  * itself. */
 void catch_signals(void (*handler)(int));

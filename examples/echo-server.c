@@ -11,6 +11,7 @@
  *     nc 127.0.0.1 7788          (type lines, see them come back; ^D ends)
  *     tcpchat-echo-client 127.0.0.1 7788 hello world
  */
+#include <limits.h>
 #include <stdio.h>
 
 #include "common.h"
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 	check_operands(argc, argv, 0, 0);
 
 	server_open(&opts, &loop, &srv);
+	/* As many clients as the limit on open files allows. */
+	tcpchat_server_set_limit(srv, TCPCHAT_LIMIT_CLIENTS, fit_fd_limit(ULONG_MAX));
 	tcpchat_server_on_connect(srv, on_connect);
 	tcpchat_server_on_data(srv, on_data);
 	tcpchat_server_on_close(srv, on_close);
