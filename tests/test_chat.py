@@ -6,6 +6,7 @@ Every wait has a deadline; every load loop is bounded in count and time.
 The figures of the load tests (lines per second, peak RSS) are printed.
 """
 
+import os
 import re
 import socket
 import subprocess
@@ -203,6 +204,56 @@ class ChatServerTest(TestCase):
         bob2.close()
         srv.stop()
 
+    def test_bye_variants(self):
+        """bye with CR LF leaves; what follows it in the same segment is
+        not delivered; "bye " and "BYE" are ordinary messages."""
+        srv = self.room()
+        ann = Member(srv, 'ann')
+        bob = Member(srv, 'bob')
+        ann.line()
+        bob.sock.sendall(b'bye \nBYE\nbye\r\nafter bye\n')
+        ann.expect('bob: bye ')
+        ann.expect('bob: BYE')
+        ann.expect('* bob left')
+        self.assertEqual(bob.eof(), b'')
+        ann.send('/who')
+        ann.expect('* members: ann')          # "after bye" never came
+        srv.stop()
+
+    def test_connect_close_cycles_leak_no_descriptor(self):
+        """2,000 connections that close at once, reset at once (often
+        before they are accepted) or leave after joining: the server's
+        descriptors come back to where they were."""
+        srv = self.room()
+        ann = Member(srv, 'ann')
+
+        def fds():
+            return len(os.listdir('/proc/%d/fd' % srv.proc.pid))
+
+        before = fds()
+        for i in range(2000):
+            if i % 3 == 2:
+                m = Member(srv, 'c%d' % i)
+                m.send('bye')
+                m.eof()
+                m.close()
+                ann.expect('* c%d joined' % i)
+                ann.expect('* c%d left' % i)
+                continue
+            s = socket.create_connection((srv.host, srv.port), timeout=seconds(10))
+            if i % 3 == 0:
+                reset(s)
+            else:
+                s.close()
+        dl = deadline(10)
+        while fds() != before:                # closes finish in the loop
+            remaining(dl)
+            time.sleep(0.05)
+        self.assertEqual(fds(), before)
+        ann.send('/who')
+        ann.expect('* members: ann')
+        srv.stop()
+
     def test_long_lines(self):
         srv = self.room('--max-line', '100')
         ann, bob = Member(srv, 'ann'), Member(srv, 'bob')
@@ -219,6 +270,13 @@ class ChatServerTest(TestCase):
         ann.sock.sendall(b'\nstill here\n')
         self.assertTrue(ann.line().startswith(b'ERR line too long'))
         bob.expect('ann: still here')
+        # 10 MiB without a newline: the same, once.
+        chunk = b'y' * (1 << 20)
+        for _ in range(10):
+            ann.sock.sendall(chunk)
+        ann.sock.sendall(b'\nand here\n')
+        self.assertTrue(ann.line(timeout=30).startswith(b'ERR line too long'))
+        bob.expect('ann: and here')
         self.assertTrue(ann.silent())
         if not sanitized(srv.proc.pid):
             self.assertLess(rss_kib(srv.proc.pid) - before, 4096)
