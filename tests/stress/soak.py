@@ -197,7 +197,9 @@ class Soak:
             r = self.rss()
             with self.lock:
                 self.peak_rss = max(self.peak_rss, r)
-            if self.proc.poll() is not None:
+            # An exit after done is set is the SIGTERM at the end, not a
+            # failure: look at done again after the exit is seen.
+            if self.proc.poll() is not None and not self.done.is_set():
                 self.fail('the server exited with %s during the run' % self.proc.returncode)
                 self.stop.set()
                 return
