@@ -240,10 +240,10 @@ enum tcpchat_limit {
 	/* Bytes of output queued for one connection (default 1 MiB), so that
 	 * no reader can grow the server's memory: each queued message counts
 	 * its bytes plus 64 for its bookkeeping, so tiny ones are bounded too.  A connection whose queue
-	 * passes half of it is congested: while any connection of the server
-	 * is congested, each connection is paused after its next read, so
-	 * senders wait for the slowest reader (back-pressure) instead of
-	 * burying it.  A connection whose queue would pass the limit itself,
+	 * passes half of it is congested: a connection whose input feeds a
+	 * congested one (its own queue included) is paused, with a line
+	 * callback right after that line, until none is congested, so senders
+	 * wait for the slowest reader (back-pressure) instead of burying it.  A connection whose queue would pass the limit itself,
 	 * or that stays congested longer than TCPCHAT_LIMIT_QUEUE_TIME, is
 	 * closed with TCPCHAT_EQUEUE. */
 	TCPCHAT_LIMIT_QUEUE,

@@ -37,8 +37,21 @@ static void resume_all(struct tcpchat_server *srv)
 		tcpchat__list_remove(&conn->paused_link);
 		conn->paused = false;
 		conn->last_input = srv->loop->now; /* it was waiting, not idle */
-		tcpchat__conn_update(conn);
+		if (conn->held.len > 0)
+			tcpchat__loop_defer(srv->loop, &conn->release); /* reads after */
+		else
+			tcpchat__conn_update(conn);
 	}
+}
+
+/* Stop reading conn until no reader lags. */
+static void pause_input(struct tcpchat_conn *conn)
+{
+	if (conn->paused || conn->state != TCPCHAT__OPEN)
+		return;
+	conn->paused = true;
+	tcpchat__list_append(&conn->srv->paused, &conn->paused_link);
+	tcpchat__conn_update(conn);
 }
 
 static void unpause(struct tcpchat_conn *conn)
@@ -75,6 +88,8 @@ void tcpchat__conn_congestion(struct tcpchat_conn *conn)
 	bool over = max_queue && conn->out.cost > max_queue / 2 &&
 	            conn->state == TCPCHAT__OPEN;
 
+	if (over)
+		srv->fed_congested = true; /* only read by conn_read, see there */
 	if (over == conn->congested)
 		return;
 	if (!over) {
@@ -113,7 +128,7 @@ void tcpchat__conn_update(struct tcpchat_conn *conn)
 
 	if (conn->state == TCPCHAT__DEAD)
 		return;
-	if (!conn->eof && !conn->paused)
+	if (!conn->eof && !conn->paused && conn->held.len == 0)
 		events |= TCPCHAT__READ;
 	if (conn->blocked)
 		events |= TCPCHAT__WRITE;
@@ -147,6 +162,7 @@ void tcpchat__conn_close(struct tcpchat_conn *conn, int reason)
 	 * connection takes no new output, so it holds no sender back. */
 	conn->state = TCPCHAT__FLUSH;
 	conn->reason = reason;
+	tcpchat__buf_free(&conn->held); /* input after the close is discarded */
 	unpause(conn);
 	uncongest(conn);
 	if (conn->out.bytes == 0) {
@@ -255,7 +271,10 @@ static void line_began(struct tcpchat_conn *conn)
 
 /* Frame data into lines for the line callback.  Lines wholly inside data
  * are delivered from it without a copy; only a partial line is kept, and
- * never more than the line limit + 2 bytes of it. */
+ * never more than the line limit + 2 bytes of it.  As soon as a line's
+ * output lands in a lagging reader's queue, the rest of data is held back
+ * and the connection paused: a read full of tiny lines cannot bury a
+ * reader that is catching up. */
 static void conn_lines(struct tcpchat_conn *conn, const char *data, size_t len)
 {
 	enum tcpchat__frame_result r;
@@ -263,7 +282,14 @@ static void conn_lines(struct tcpchat_conn *conn, const char *data, size_t len)
 	size_t consumed, linelen, take, room;
 
 	conn->framer.max = conn->srv->limit[TCPCHAT_LIMIT_LINE];
+	conn->srv->fed_congested = false;
 	while (len > 0) {
+		if (conn->srv->fed_congested) {
+			if (tcpchat__buf_append(&conn->held, data, len) < 0)
+				tcpchat__conn_kill(conn, -ENOMEM);
+			pause_input(conn);
+			return;
+		}
 		if (conn->line.len > 0) {
 			/* Complete the waiting line with bytes up to its "\n". */
 			nl = memchr(data, '\n', len);
@@ -317,17 +343,18 @@ static void conn_read(struct tcpchat_conn *conn)
 		conn->last_input = srv->loop->now;
 		if (conn->state != TCPCHAT__OPEN)
 			return; /* closing: input is discarded */
+		srv->fed_congested = false;
 		if (srv->on_line)
 			conn_lines(conn, buf, (size_t)n);
 		else if (srv->on_data)
 			srv->on_data(conn, buf, (size_t)n);
-		/* Back-pressure: while a reader lags, read no more from anyone
-		 * until it catches up (or is cut off). */
-		if (srv->ncongested > 0 && conn->state == TCPCHAT__OPEN && !conn->paused) {
-			conn->paused = true;
-			tcpchat__list_append(&srv->paused, &conn->paused_link);
-			tcpchat__conn_update(conn);
-		}
+		/* Back-pressure: input that fed a lagging reader (another one, or
+		 * this one, as an echo does) is not read again until no reader
+		 * lags.  Input that fed none goes on, so a client that blocks in
+		 * send() while its own queue is full is not paused by it, which
+		 * would keep it from ever reading its queue. */
+		if (srv->fed_congested)
+			pause_input(conn);
 		return;
 	}
 	if (n == -EAGAIN)
@@ -410,6 +437,23 @@ static void on_timer(struct tcpchat_timer *t, void *arg)
 		tcpchat_timer_start(t, next - now, 0);
 }
 
+/* Unpaused with input held back: frame it now, before reading more. */
+static void on_release(struct tcpchat__deferred *d)
+{
+	struct tcpchat_conn *conn = TCPCHAT__CONTAINER_OF(d, struct tcpchat_conn, release);
+	struct tcpchat__buf held = conn->held;
+
+	if (conn->state != TCPCHAT__OPEN || conn->paused)
+		return;
+	/* Take it out first: what is held back again goes into a new one. */
+	tcpchat__buf_init(&conn->held);
+	conn_lines(conn, tcpchat__buf_data(&held), held.len);
+	tcpchat__buf_free(&held);
+	if (conn->srv->fed_congested)
+		pause_input(conn);
+	tcpchat__conn_update(conn);
+}
+
 static void on_teardown(struct tcpchat__deferred *d)
 {
 	struct tcpchat_conn *conn = TCPCHAT__CONTAINER_OF(d, struct tcpchat_conn, teardown);
@@ -442,6 +486,8 @@ int tcpchat__conn_open(struct tcpchat_server *srv, int fd, const char *peer)
 	tcpchat__queue_init(&conn->out);
 	conn->state = TCPCHAT__OPEN;
 	tcpchat__list_init(&conn->paused_link);
+	tcpchat__buf_init(&conn->held);
+	tcpchat__deferred_init(&conn->release, on_release);
 	tcpchat__deferred_init(&conn->flush, on_flush);
 	tcpchat__deferred_init(&conn->teardown, on_teardown);
 	tcpchat__timer_init(&conn->timer, loop, on_timer, conn);
@@ -491,6 +537,8 @@ void tcpchat__conn_destroy(struct tcpchat_conn *conn, int reason)
 
 	tcpchat__loop_cancel(&conn->teardown);
 	tcpchat__loop_cancel(&conn->flush);
+	tcpchat__loop_cancel(&conn->release);
+	tcpchat__buf_free(&conn->held);
 	unpause(conn);
 	conn->state = TCPCHAT__DEAD;
 	uncongest(conn);

@@ -39,6 +39,9 @@ struct tcpchat_conn {
 	struct tcpchat_timer timer;        /* idle timeout when open, deadline when closing */
 	uint64_t last_input;               /* loop time of the last bytes received */
 	struct tcpchat__buf line;          /* a partial line, allocated only while one waits */
+	struct tcpchat__buf held;          /* input read but not framed yet: held back
+	                                      while a reader lags (at most one read) */
+	struct tcpchat__deferred release;  /* frame the held input once unpaused */
 	uint64_t line_started;             /* loop time the pending line began */
 	struct tcpchat__framer framer;
 	void *userdata;
@@ -54,6 +57,8 @@ struct tcpchat_server {
 	struct tcpchat__list conns;
 	size_t nopen;                      /* connections not rejected, not yet torn down */
 	size_t ncongested;                 /* connections with conn->congested */
+	bool fed_congested;                /* the input being handled queued output
+	                                      for a congested connection */
 	struct tcpchat__list paused;       /* connections waiting for ncongested == 0 */
 	tcpchat_connect_cb *on_connect;
 	tcpchat_data_cb *on_data;
@@ -93,7 +98,8 @@ void tcpchat__conn_queue(struct tcpchat_conn *conn);
 bool tcpchat__conn_over_limit(struct tcpchat_conn *conn, size_t len);
 
 /* conn's queue changed size: update whether it is congested (over half the
- * queue limit), and let paused connections go once none is. */
+ * queue limit), and let paused connections go once none is.  Output queued
+ * for a congested connection marks the input being handled as feeding it. */
 void tcpchat__conn_congestion(struct tcpchat_conn *conn);
 
 /* Close conn now, without flushing, and run its close callback with reason

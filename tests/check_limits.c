@@ -806,6 +806,90 @@ START_TEST(line_deadline_restarts_with_every_line)
 }
 END_TEST
 
+/* Three senders each write 64 KiB of 2-byte lines at once: 98,304 lines
+ * for one receiver that reads slowly.  Framing them all in one iteration
+ * would queue megabytes of entries on it (64 bytes of bookkeeping each)
+ * and cut it off; instead each sender's rest is held back as soon as one
+ * of its lines lands in the lagging queue.  Nobody is cut off, every line
+ * arrives, and the queue stays under its limit. */
+static size_t tiny_got;
+
+/* Every line is broadcast (one queue entry per line, unlike a send, which
+ * is gathered into chunks) to the reader, lm.conns[0], alone. */
+static int is_reader(const struct tcpchat_conn *conn, void *arg)
+{
+	return conn == lm.conns[0];
+}
+
+static void to_reader(struct tcpchat_conn *conn, const char *line, size_t len)
+{
+	char out[64];
+
+	memcpy(out, line, len);
+	out[len] = '\n';
+	tcpchat_server_broadcast_if(lm.srv, out, len + 1, is_reader, NULL);
+}
+
+static bool tiny_all_read(void)
+{
+	return tiny_got == 3u * 65536;
+}
+
+static void *tiny_read(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[4096];
+	struct timespec ts = { 0, 200 * 1000 };
+	ssize_t n;
+
+	while (tiny_got < 3u * 65536 && (n = read(fd, buf, sizeof(buf))) > 0) {
+		tiny_got += (size_t)n;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+START_TEST(tiny_lines_are_held_back_not_buried_on_a_reader)
+{
+	char *lines = malloc(65536);
+	int senders[3], reader, i, port;
+	struct tcpchat_timer *t;
+	pthread_t th;
+
+	for (i = 0; i < 65536; i += 2)
+		memcpy(lines + i, "a\n", 2);
+	tiny_got = 0;
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_QUEUE, 256 * 1024), 0);
+	tcpchat_server_on_line(lm.srv, to_reader);
+	lm.on_connect = small_sndbuf;
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	port = tcpchat_server_port(lm.srv);
+	reader = connect_small(port);
+	lm.stop_at_connects = 1;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0); /* it is lm.conns[0] */
+	for (i = 0; i < 3; i++)
+		senders[i] = test_connect(port);
+	lm.stop_at_connects = 4;
+	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
+	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, watch_congestion, NULL), 0);
+	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
+	for (i = 0; i < 3; i++)  /* all of it waits in the kernel at once */
+		ck_assert_int_eq(write(senders[i], lines, 65536), 65536);
+	ck_assert_int_eq(pthread_create(&th, NULL, tiny_read, &reader), 0);
+	test_run_until(lm.loop, tiny_all_read);
+	pthread_join(th, NULL);
+	tcpchat_timer_free(t);
+	ck_assert_uint_eq(tcpchat_server_stat(lm.srv, TCPCHAT_STAT_CLOSED_QUEUE), 0);
+	ck_assert_int_eq(lm.closes, 0);
+	for (i = 0; i < 3; i++)
+		close(senders[i]);
+	close(reader);
+	free(lines);
+	lm_teardown();
+}
+END_TEST
+
 START_TEST(stat_and_strerror_contracts)
 {
 	static const int codes[] = { TCPCHAT_EOF, TCPCHAT_EQUEUE, TCPCHAT_EIDLE, TCPCHAT_EFULL };
@@ -869,6 +953,7 @@ static Suite *limits_suite(void)
 	tcase_add_test(queue, queue_limit_closes_reader_that_never_reads);
 	tcase_add_test(queue, slow_reader_pauses_the_sender_and_keeps_up);
 	tcase_add_test(queue, reader_that_never_reads_is_cut_after_the_grace_time);
+	tcase_add_test(queue, tiny_lines_are_held_back_not_buried_on_a_reader);
 	tcase_add_test(queue, line_deadline_cuts_a_trickler);
 	tcase_add_test(queue, line_deadline_restarts_with_every_line);
 	suite_add_tcase(s, queue);
