@@ -830,7 +830,7 @@ START_TEST(slow_reader_closed_others_get_everything)
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
 	struct reader rd[3];
-	int fds[3], slow, small = 4096, i;
+	int fds[3], slow, i;
 
 	bc_setup();
 	ck_assert_uint_eq(bc.srv->limit[TCPCHAT_LIMIT_QUEUE], limit); /* the default */
@@ -839,14 +839,7 @@ START_TEST(slow_reader_closed_others_get_everything)
 	ck_assert_int_eq(tcpchat_server_start(bc.srv, bc.loop), 0);
 	series_setup(TICKS, CHUNK);
 
-	slow = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(slow, 0);
-	ck_assert_int_eq(setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((unsigned short)tcpchat_server_port(bc.srv));
-	ck_assert_int_eq(connect(slow, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	slow = test_connect_rcvbuf(tcpchat_server_port(bc.srv), 4096);
 	ck_assert_int_eq(getsockname(slow, (struct sockaddr *)&sin, &slen), 0);
 	snprintf(slow_peer, sizeof(slow_peer), "127.0.0.1:%u", ntohs(sin.sin_port));
 	for (i = 0; i < 3; i++)

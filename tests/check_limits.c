@@ -453,22 +453,6 @@ static void sample_cb(struct tcpchat_timer *t, void *arg)
 		sample(lm.conns[0]);
 }
 
-/* A raw client with a small receive buffer, set before connecting. */
-static int connect_small(int port)
-{
-	struct sockaddr_in sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((unsigned short)port);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	return fd;
-}
-
 START_TEST(queue_backpressure_echo)
 {
 	const size_t limit = 256 * 1024;
@@ -483,7 +467,7 @@ START_TEST(queue_backpressure_echo)
 	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, sample_cb, NULL), 0);
 	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
 	p.total = 8u << 20;
-	p.fd = connect_small(tcpchat_server_port(lm.srv));
+	p.fd = test_connect_rcvbuf(tcpchat_server_port(lm.srv), 4096);
 	ck_assert_int_eq(pthread_create(&p.sender, NULL, bp_send, &p), 0);
 	ck_assert_int_eq(pthread_create(&p.reader, NULL, bp_read, &p), 0);
 	lm.stop_at_closes = 1;
@@ -557,7 +541,7 @@ START_TEST(queue_limit_closes_reader_that_never_reads)
 	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
 	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, flood_tick, NULL), 0);
 	ck_assert_int_eq(tcpchat_timer_start(t, 1, 1), 0);
-	fd = connect_small(tcpchat_server_port(lm.srv));
+	fd = test_connect_rcvbuf(tcpchat_server_port(lm.srv), 4096);
 	lm.stop_at_closes = 1;
 	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
 	tcpchat_timer_free(t);
@@ -665,7 +649,7 @@ static void run_room(int delay_us)
 	room_sender.fd = test_connect(port);      /* lm.conns[0] */
 	lm.stop_at_connects = 1;
 	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
-	room_reader.fd = connect_small(port);     /* lm.conns[1] */
+	room_reader.fd = test_connect_rcvbuf(port, 4096);     /* lm.conns[1] */
 	lm.stop_at_connects = 2;
 	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0);
 	ck_assert_int_eq(tcpchat_timer_create(lm.loop, &t, watch_congestion, NULL), 0);
@@ -865,7 +849,7 @@ START_TEST(tiny_lines_are_held_back_not_buried_on_a_reader)
 	lm.on_connect = small_sndbuf;
 	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
 	port = tcpchat_server_port(lm.srv);
-	reader = connect_small(port);
+	reader = test_connect_rcvbuf(port, 4096);
 	lm.stop_at_connects = 1;
 	ck_assert_int_eq(tcpchat_loop_run(lm.loop), 0); /* it is lm.conns[0] */
 	for (i = 0; i < 3; i++)

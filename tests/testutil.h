@@ -51,19 +51,28 @@ static inline int test_listen(int *port)
 	return fd;
 }
 
-/* A blocking raw socket connected to 127.0.0.1:port. */
-static inline int test_connect(int port)
+/* A blocking raw socket connected to 127.0.0.1:port.  With rcvbuf > 0
+ * its receive buffer is set to that many bytes first, so that the window
+ * it advertises from the start fits the buffer. */
+static inline int test_connect_rcvbuf(int port, int rcvbuf)
 {
 	struct sockaddr_in sin;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	ck_assert_int_ge(fd, 0);
+	if (rcvbuf > 0)
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons((unsigned short)port);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	return fd;
+}
+
+static inline int test_connect(int port)
+{
+	return test_connect_rcvbuf(port, 0);
 }
 
 /* Close fd with a reset instead of a FIN (SO_LINGER with a zero timeout). */
