@@ -215,7 +215,9 @@ TCPCHAT_EXPORT int tcpchat_server_accept(struct tcpchat_server *srv,
  *                         for it, TCPCHAT_EOF if the peer closed first, a
  *                         limit (TCPCHAT_EQUEUE, TCPCHAT_EIDLE,
  *                         TCPCHAT_ESLOW), or a negative error
- *                         (-ECONNRESET, -EPIPE, -ECANCELED when the server
+ *                         (-ECONNRESET, -EPIPE, -ETIMEDOUT when the peer
+ *                         did not read what a close had to flush within
+ *                         10 s, -ECANCELED when the server
  *                         itself was freed). */
 typedef void tcpchat_connect_cb(struct tcpchat_conn *conn);
 typedef void tcpchat_data_cb(struct tcpchat_conn *conn, const char *data, size_t len);
@@ -237,15 +239,17 @@ enum tcpchat_limit {
 	/* Connections served at once (default 1024).  One more is accepted,
 	 * handed to the full callback, and closed with TCPCHAT_EFULL. */
 	TCPCHAT_LIMIT_CLIENTS,
-	/* Bytes of output queued for one connection (default 1 MiB), so that
-	 * no reader can grow the server's memory: each queued message counts
-	 * its bytes plus 64 for its bookkeeping, so tiny ones are bounded too.  A connection whose queue
-	 * passes half of it is congested: a connection whose input feeds a
-	 * congested one (its own queue included) is paused, with a line
-	 * callback right after that line, until none is congested, so senders
-	 * wait for the slowest reader (back-pressure) instead of burying it.  A connection whose queue would pass the limit itself,
-	 * or that stays congested longer than TCPCHAT_LIMIT_QUEUE_TIME, is
-	 * closed with TCPCHAT_EQUEUE. */
+	/* Bytes of output queued for one connection (default 1 MiB), so
+	 * that no reader can grow the server's memory: each queued message
+	 * counts its bytes plus 64 for its bookkeeping, so tiny ones are
+	 * bounded too.  A connection whose queue passes half of it is
+	 * congested: a connection whose input feeds a congested one (its
+	 * own queue included) is paused, with a line callback right after
+	 * that line, until none is congested, so senders wait for the
+	 * slowest reader (back-pressure) instead of burying it.  A
+	 * connection whose queue would pass the limit itself, or that stays
+	 * congested longer than TCPCHAT_LIMIT_QUEUE_TIME, is closed with
+	 * TCPCHAT_EQUEUE. */
 	TCPCHAT_LIMIT_QUEUE,
 	/* Milliseconds without input before a connection is closed with
 	 * TCPCHAT_EIDLE (default 0: no idle timeout). */
@@ -352,7 +356,8 @@ TCPCHAT_EXPORT void tcpchat_server_free(struct tcpchat_server *srv);
  * when the bytes are written or queued.
  * Errors: -EINVAL, -EPIPE (the connection is closing), or TCPCHAT_EQUEUE
  * (the queue would pass TCPCHAT_LIMIT_QUEUE), -ENOMEM or the socket's error
- * (-ECONNRESET...), after which the connection is closed with that reason.  conn stays valid until its close callback returns. */
+ * (-ECONNRESET...), after which the connection is closed with that reason.
+ * conn stays valid until its close callback returns. */
 TCPCHAT_EXPORT int tcpchat_conn_send(struct tcpchat_conn *conn, const void *data, size_t len);
 
 /* Close the connection gracefully: stop delivering data, flush the output

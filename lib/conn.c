@@ -18,7 +18,8 @@
 #include "server.h"
 #include "sock.h"
 
-/* How long a closing connection may take to write out its queue. */
+/* How long a closing connection may take to write out its queue; a close
+ * for no fault of the peer's ends with -ETIMEDOUT when it is not done. */
 #define FLUSH_MS 10000
 /* How long a closing connection waits for the peer's FIN after shutting
  * down its own side.  Closing with unread input makes the kernel send a
@@ -404,6 +405,13 @@ static void on_timer(struct tcpchat_timer *t, void *arg)
 	uint64_t grace = srv->limit[TCPCHAT_LIMIT_QUEUE_TIME];
 	uint64_t line_time = srv->limit[TCPCHAT_LIMIT_LINE_TIME];
 
+	if (conn->state == TCPCHAT__FLUSH &&
+	    (conn->reason == 0 || conn->reason == TCPCHAT_EOF)) {
+		/* The peer did not take the rest of the output in time: the
+		 * close that was to deliver it says it did not. */
+		tcpchat__conn_kill(conn, -ETIMEDOUT);
+		return;
+	}
 	if (conn->state != TCPCHAT__OPEN) {
 		tcpchat__conn_kill(conn, conn->reason);
 		return;

@@ -28,10 +28,10 @@ void tcpchat__framer_init(struct tcpchat__framer *f, size_t max);
  * of bytes the caller must drop from the front of its input once done with
  * the result: for FRAME_LINE the line, its terminator and whatever was
  * skipped before it (so *line may lie past data); for FRAME_TOOLONG and
- * FRAME_NEED whatever was skipped.  After FRAME_NEED the caller keeps the remaining
- * bytes and calls again with more; it then never holds more than max + 2
- * bytes.  Call again after FRAME_LINE or FRAME_TOOLONG: more lines may
- * follow in the same input. */
+ * FRAME_NEED whatever was skipped.  After FRAME_NEED the caller keeps the
+ * remaining bytes and calls again with more; it then never holds more than
+ * max + 2 bytes.  Call again after FRAME_LINE or FRAME_TOOLONG: more lines
+ * may follow in the same input. */
 enum tcpchat__frame_result tcpchat__frame_next(struct tcpchat__framer *f,
                                                const char *data, size_t len,
                                                size_t *consumed, const char **line,

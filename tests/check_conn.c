@@ -2,7 +2,8 @@
  * callback shows: a descriptor number freed and taken again within one
  * loop iteration gets no stale event and no data meant for the connection
  * that had it, and every byte a send accepted is either delivered or the
- * failure is reported by the connection's close, exactly once. */
+ * failure is reported by the connection's close, exactly once (a flush
+ * that runs out of time included). */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -605,6 +606,68 @@ START_TEST(every_accepted_byte_delivered_or_failure_reported_once)
 }
 END_TEST
 
+/* A graceful close whose flush runs out of time is a failure, reported:
+ * the reason 0 would claim everything was delivered. */
+
+static struct {
+	int closes, reason;
+} fl;
+
+static void fl_connect(struct tcpchat_conn *conn)
+{
+	enum { SIZE = 1 << 20 };
+	char *big = calloc(1, SIZE);
+	int small = 4096;
+
+	ck_assert_int_eq(setsockopt(conn->io.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	ck_assert_int_eq(tcpchat_conn_send(conn, big, SIZE), 0);
+	free(big);
+	ck_assert_uint_gt(tcpchat_conn_queued(conn), 0);
+	tcpchat_conn_close(conn);
+	/* The flush deadline (10 s) comes now rather than later. */
+	ck_assert_int_eq(tcpchat_timer_start(&conn->timer, 1, 0), 0);
+}
+
+static void fl_close(struct tcpchat_conn *conn, int reason)
+{
+	fl.closes++;
+	fl.reason = reason;
+}
+
+static bool fl_closed(void) { return fl.closes > 0; }
+
+START_TEST(flush_out_of_time_is_reported)
+{
+	struct tcpchat_loop *loop;
+	struct tcpchat_server *srv;
+	char buf[65536];
+	size_t got = 0, n;
+	int fd;
+
+	memset(&fl, 0, sizeof(fl));
+	ck_assert_int_eq(tcpchat_loop_create(&loop), 0);
+	ck_assert_int_eq(tcpchat_server_create(&srv), 0);
+	ck_assert_int_eq(tcpchat_server_bind(srv, "127.0.0.1", 0), 0);
+	ck_assert_int_eq(tcpchat_server_listen(srv, 4), 0);
+	ck_assert_int_eq(tcpchat_server_set_limit(srv, TCPCHAT_LIMIT_QUEUE, 0), 0);
+	tcpchat_server_on_connect(srv, fl_connect);
+	tcpchat_server_on_close(srv, fl_close);
+	ck_assert_int_eq(tcpchat_server_start(srv, loop), 0);
+	fd = test_connect_rcvbuf(tcpchat_server_port(srv), 4096); /* never reads */
+	ck_assert(run_within(loop, fl_closed, 5000));
+	ck_assert_int_eq(fl.closes, 1);
+	ck_assert_int_eq(fl.reason, -ETIMEDOUT);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_ERROR), 1);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_APP), 0);
+	while ((n = test_read_all(fd, buf, sizeof(buf), 5000)) > 0)
+		got += n;
+	ck_assert_uint_lt(got, 1 << 20); /* a part of it, then the end */
+	close(fd);
+	tcpchat_server_free(srv);
+	ck_assert_int_eq(tcpchat_loop_free(loop), 0);
+}
+END_TEST
+
 static Suite *conn_suite(void)
 {
 	Suite *s = suite_create("conn");
@@ -616,6 +679,7 @@ static Suite *conn_suite(void)
 
 	tcase_set_timeout(acct, 60);
 	tcase_add_test(acct, every_accepted_byte_delivered_or_failure_reported_once);
+	tcase_add_test(acct, flush_out_of_time_is_reported);
 	suite_add_tcase(s, acct);
 	return s;
 }
