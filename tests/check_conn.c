@@ -668,10 +668,99 @@ START_TEST(flush_out_of_time_is_reported)
 }
 END_TEST
 
+/* Clients gone before the server accepts them: every one of them was
+ * connected and closed or reset while the loop was not running, between
+ * two that stay.  The server takes each in turn, sees it end, counts it
+ * once, and serves the ones that stayed. */
+
+static struct {
+	int connects, closes, clean, failed, freed, echoed;
+} gb;
+
+static void gb_connect(struct tcpchat_conn *conn)
+{
+	gb.connects++;
+}
+
+static void gb_data(struct tcpchat_conn *conn, const char *data, size_t len)
+{
+	ck_assert_int_eq(tcpchat_conn_send(conn, data, len), 0);
+	gb.echoed += (int)len;
+}
+
+static void gb_close(struct tcpchat_conn *conn, int reason)
+{
+	gb.closes++;
+	if (reason == TCPCHAT_EOF)
+		gb.clean++;
+	else if (reason == -ECONNRESET || reason == -EPIPE)
+		gb.failed++;
+	else if (reason == -ECANCELED)
+		gb.freed++; /* the two that stayed, when the server is freed */
+	else
+		ck_abort_msg("a client gone before accept closed with %d", reason);
+}
+
+static bool gb_all_gone_and_echoed(void) { return gb.closes == 40 && gb.echoed == 4; }
+
+START_TEST(clients_gone_before_accept_cost_nothing)
+{
+	struct tcpchat_loop *loop;
+	struct tcpchat_server *srv;
+	int before = test_open_fds(), first, last, fd, i, port;
+	char got[2];
+
+	memset(&gb, 0, sizeof(gb));
+	ck_assert_int_eq(tcpchat_loop_create(&loop), 0);
+	ck_assert_int_eq(tcpchat_server_create(&srv), 0);
+	ck_assert_int_eq(tcpchat_server_bind(srv, "127.0.0.1", 0), 0);
+	ck_assert_int_eq(tcpchat_server_listen(srv, 64), 0);
+	tcpchat_server_on_connect(srv, gb_connect);
+	tcpchat_server_on_data(srv, gb_data);
+	tcpchat_server_on_close(srv, gb_close);
+	ck_assert_int_eq(tcpchat_server_start(srv, loop), 0);
+	port = tcpchat_server_port(srv);
+
+	first = test_connect(port);
+	for (i = 0; i < 40; i++) {
+		fd = test_connect(port);
+		if (i % 2)
+			test_reset(fd);
+		else
+			close(fd);
+	}
+	last = test_connect(port);
+	ck_assert_int_eq(write(first, "1\n", 2), 2);
+	ck_assert_int_eq(write(last, "2\n", 2), 2);
+	ck_assert(run_within(loop, gb_all_gone_and_echoed, 5000));
+	ck_assert_uint_eq(test_read_all(first, got, 2, 5000), 2);
+	ck_assert_int_eq(memcmp(got, "1\n", 2), 0);
+	ck_assert_uint_eq(test_read_all(last, got, 2, 5000), 2);
+	ck_assert_int_eq(memcmp(got, "2\n", 2), 0);
+
+	/* Each gone one was accepted (Linux hands them over) and ended once,
+	 * with EOF if it closed, with an error if it reset. */
+	ck_assert_int_eq(gb.connects, 42);
+	ck_assert_int_eq(gb.clean, 20);
+	ck_assert_int_eq(gb.failed, 20);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_ACCEPTED), 42);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_LIVE), 2);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_EOF), 20);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_ERROR), 20);
+	tcpchat_server_free(srv);
+	ck_assert_int_eq(gb.freed, 2);
+	ck_assert_int_eq(tcpchat_loop_free(loop), 0);
+	close(first);
+	close(last);
+	ck_assert_int_eq(test_open_fds(), before);
+}
+END_TEST
+
 static Suite *conn_suite(void)
 {
 	Suite *s = suite_create("conn");
 	TCase *reuse = tcase_create("reuse"), *acct = tcase_create("accounting");
+	TCase *gone = tcase_create("gone");
 
 	tcase_set_timeout(reuse, 30);
 	tcase_add_test(reuse, reused_descriptor_gets_no_stale_event_or_data);
@@ -681,6 +770,10 @@ static Suite *conn_suite(void)
 	tcase_add_test(acct, every_accepted_byte_delivered_or_failure_reported_once);
 	tcase_add_test(acct, flush_out_of_time_is_reported);
 	suite_add_tcase(s, acct);
+
+	tcase_set_timeout(gone, 30);
+	tcase_add_test(gone, clients_gone_before_accept_cost_nothing);
+	suite_add_tcase(s, gone);
 	return s;
 }
 
