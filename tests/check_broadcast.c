@@ -85,24 +85,14 @@ static void bc_setup(void)
 	tcpchat_server_on_close(bc.srv, bc_close);
 }
 
-/* The invariants that hold at the end of every test. */
-static void check_stats(void)
+static void check_counters(void)
 {
-	const struct tcpchat_server *s = bc.srv;
-	uint64_t sum = 0;
-	int st;
-
-	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_SLOW; st++)
-		sum += tcpchat_server_stat(s, (enum tcpchat_stat)st);
-	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_ACCEPTED),
-	                  tcpchat_server_stat(s, TCPCHAT_STAT_LIVE) +
-	                  tcpchat_server_stat(s, TCPCHAT_STAT_CLOSED));
-	ck_assert_uint_eq(tcpchat_server_stat(s, TCPCHAT_STAT_CLOSED), sum);
+	test_check_counters(bc.srv);
 }
 
 static void bc_teardown(void)
 {
-	check_stats();
+	check_counters();
 	ck_assert_uint_eq(tcpchat_server_stat(bc.srv, TCPCHAT_STAT_BYTES_IN), 0);
 	tcpchat_server_free(bc.srv);
 	ck_assert_int_eq(tcpchat_loop_free(bc.loop), 0);
@@ -590,7 +580,7 @@ START_TEST(contracts)
 	ck_assert_uint_eq(bc.conns[0]->out.count, 0);
 	ck_assert_uint_eq(bc.conns[1]->out.count, 0);
 	ck_assert_int_eq(tcpchat_server_broadcast(bc.srv, "ok\n", 3, NULL), 2);
-	run_in_loop(check_stats); /* one iteration: the flush */
+	run_in_loop(check_counters); /* one iteration: the flush */
 	expect_bytes(fds[0], "ok\n", 3);
 	expect_bytes(fds[1], "ok\n", 3);
 	close_clients_and_wait(fds, 2, 2);

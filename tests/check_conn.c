@@ -231,6 +231,8 @@ START_TEST(reused_descriptor_gets_no_stale_event_or_data)
 
 	ck_assert_uint_eq(tcpchat_server_stat(ru.room, TCPCHAT_STAT_CLOSED_QUEUE), 1);
 	ck_assert_uint_eq(tcpchat_server_stat(ru.lobby, TCPCHAT_STAT_CLOSED_EOF), 1);
+	test_check_counters(ru.room);
+	test_check_counters(ru.lobby);
 	tcpchat_server_free(ru.room);
 	tcpchat_server_free(ru.lobby);
 	ck_assert_int_eq(tcpchat_loop_free(ru.loop), 0);
@@ -563,6 +565,7 @@ START_TEST(every_accepted_byte_delivered_or_failure_reported_once)
 			ck_assert_uint_eq(tcpchat_server_stat(ac.srv, closed_stat[k]), PER_KIND);
 	ck_assert_uint_eq(tcpchat_server_stat(ac.srv, TCPCHAT_STAT_LIVE), PER_KIND);
 	ck_assert_uint_eq(tcpchat_server_stat(ac.srv, TCPCHAT_STAT_ACCEPTED), NPEERS);
+	test_check_counters(ac.srv);
 	tcpchat_server_free(ac.srv); /* the FREED ones close now */
 	ck_assert_int_eq(tcpchat_loop_free(ac.loop), 0);
 	pthread_join(th, NULL);
@@ -747,6 +750,7 @@ START_TEST(clients_gone_before_accept_cost_nothing)
 	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_LIVE), 2);
 	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_EOF), 20);
 	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_ERROR), 20);
+	test_check_counters(srv);
 	tcpchat_server_free(srv);
 	ck_assert_int_eq(gb.freed, 2);
 	ck_assert_int_eq(tcpchat_loop_free(loop), 0);

@@ -123,6 +123,21 @@ static inline size_t test_read_all(int fd, void *buf, size_t len, int timeout_ms
 	return got;
 }
 
+/* The invariants of a server's counters, true at any time:
+ * accepted = live + closed, and closed = the sum of the closed_* ones. */
+static inline void test_check_counters(const struct tcpchat_server *srv)
+{
+	uint64_t sum = 0;
+	int st;
+
+	for (st = TCPCHAT_STAT_CLOSED_APP; st <= TCPCHAT_STAT_CLOSED_SLOW; st++)
+		sum += tcpchat_server_stat(srv, (enum tcpchat_stat)st);
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_ACCEPTED),
+	                  tcpchat_server_stat(srv, TCPCHAT_STAT_LIVE) +
+	                  tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED));
+	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED), sum);
+}
+
 /* Descriptors open in this process. */
 static inline int test_open_fds(void)
 {
