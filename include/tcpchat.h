@@ -281,7 +281,7 @@ enum tcpchat_stat {
 	TCPCHAT_STAT_CLOSED,        /* connections gone */
 	TCPCHAT_STAT_CLOSED_APP,    /* ... because the application closed them */
 	TCPCHAT_STAT_CLOSED_EOF,    /* ... because the peer closed first */
-	TCPCHAT_STAT_CLOSED_ERROR,  /* ... on a socket error (reset...) */
+	TCPCHAT_STAT_CLOSED_ERROR,  /* ... on an error (reset, flush timed out...) */
 	TCPCHAT_STAT_CLOSED_QUEUE,  /* ... for TCPCHAT_LIMIT_QUEUE */
 	TCPCHAT_STAT_CLOSED_IDLE,   /* ... for TCPCHAT_LIMIT_IDLE */
 	TCPCHAT_STAT_CLOSED_FULL,   /* ... for TCPCHAT_LIMIT_CLIENTS */
