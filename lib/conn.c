@@ -68,8 +68,13 @@ static void uncongest(struct tcpchat_conn *conn)
 	if (!conn->congested)
 		return;
 	conn->congested = false;
-	if (--conn->srv->ncongested == 0)
+	if (--conn->srv->ncongested == 0) {
+		/* Nobody lags now, the input being handled included: had it
+		 * fed a reader that then closed, pausing it would be for
+		 * nothing, and nothing would resume it. */
+		conn->srv->fed_congested = false;
 		resume_all(conn->srv);
+	}
 }
 
 /* Have the connection's timer fire no later than delay_ms from now. */
@@ -90,7 +95,7 @@ void tcpchat__conn_congestion(struct tcpchat_conn *conn)
 	            conn->state == TCPCHAT__OPEN;
 
 	if (over)
-		srv->fed_congested = true; /* only read by conn_read, see there */
+		srv->fed_congested = true; /* read once the input is handled */
 	if (over == conn->congested)
 		return;
 	if (!over) {

@@ -15,27 +15,6 @@
 #include "server.h"
 #include "testutil.h"
 
-static void stop_tick(struct tcpchat_timer *t, void *loop)
-{
-	tcpchat_loop_stop(loop);
-}
-
-/* Run loop until cond() holds or timeout_ms pass; returns cond(). */
-static bool run_within(struct tcpchat_loop *loop, bool (*cond)(void), uint64_t timeout_ms)
-{
-	struct tcpchat_timer *t;
-	uint64_t start = tcpchat_loop_now(loop);
-
-	/* A millisecond at a time, so the deadline is checked in between. */
-	ck_assert_int_eq(tcpchat_timer_create(loop, &t, stop_tick, loop), 0);
-	while (!cond() && tcpchat_loop_now(loop) - start < timeout_ms) {
-		ck_assert_int_eq(tcpchat_timer_start(t, 1, 0), 0);
-		ck_assert_int_eq(tcpchat_loop_run(loop), 0);
-	}
-	tcpchat_timer_free(t);
-	return cond();
-}
-
 /* ------------------------------------------------------------------ */
 /* A descriptor number reused within one iteration.                  */
 
@@ -146,29 +125,18 @@ static struct tcpchat_server *ru_server(tcpchat_connect_cb *on_connect,
 	return srv;
 }
 
-/* Wait until every descriptor of fds is readable. */
-static void wait_readable(const int *fds, int n)
+/* Wait until fd is readable. */
+static void wait_readable(int fd)
 {
-	struct pollfd pfd[4];
-	int i, ready = 0, tries;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-	ck_assert_int_le(n, 4);
-	for (tries = 0; tries < 5000 && ready < n; tries++) {
-		for (i = 0; i < n; i++) {
-			pfd[i].fd = fds[i];
-			pfd[i].events = POLLIN;
-		}
-		ck_assert_int_ge(poll(pfd, (nfds_t)n, 1), 0);
-		for (ready = 0, i = 0; i < n; i++)
-			ready += (pfd[i].revents & POLLIN) != 0;
-	}
-	ck_assert_int_eq(ready, n);
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
 }
 
 START_TEST(reused_descriptor_gets_no_stale_event_or_data)
 {
 	int before = test_open_fds();
-	int cw, cx, cy, xfd, filler[64], nfiller = 0, fd, ready[3];
+	int cw, cx, cy, xfd, filler[64], nfiller = 0, fd;
 	char got[64];
 	size_t n;
 
@@ -180,10 +148,10 @@ START_TEST(reused_descriptor_gets_no_stale_event_or_data)
 	 * backend reports them in; epoll reports them in the order they
 	 * became ready, arranged below. */
 	cw = test_connect(tcpchat_server_port(ru.room));
-	ck_assert(run_within(ru.loop, w_connected, 5000));
+	ck_assert(test_run_within(ru.loop, w_connected, 5000));
 	ru.lobby = ru_server(lobby_connect, lobby_line, lobby_close);
 	cx = test_connect(tcpchat_server_port(ru.room));
-	ck_assert(run_within(ru.loop, w_and_x_connected, 5000));
+	ck_assert(test_run_within(ru.loop, w_and_x_connected, 5000));
 	xfd = ru.x->io.fd;
 
 	/* Fill every free number below X's, so that X's number is the one
@@ -195,15 +163,17 @@ START_TEST(reused_descriptor_gets_no_stale_event_or_data)
 	}
 	close(fd);
 
-	/* The batch: W's line, then Y's connection, then X's line. */
+	/* The batch: W's line, then Y's connection, then X's line, each
+	 * seen ready by the server before the next is made, so that epoll
+	 * lists them in this order even if the kernel defers the delivery
+	 * to another CPU. */
 	ck_assert_int_eq(write(cw, "kill x\n", 7), 7);
+	wait_readable(ru.w->io.fd);
 	cy = test_connect(tcpchat_server_port(ru.lobby));
 	ck_assert_int_eq(write(cy, "hello\n", 6), 6);
+	wait_readable(ru.lobby->fd);
 	ck_assert_int_eq(write(cx, "from x\n", 7), 7);
-	ready[0] = ru.w->io.fd;
-	ready[1] = ru.lobby->fd;
-	ready[2] = xfd;
-	wait_readable(ready, 3);
+	wait_readable(xfd);
 
 	ck_assert_int_eq(tcpchat_loop_run(ru.loop), 0);
 	/* The premise: X was closed before Y was accepted, in one batch whose
@@ -214,11 +184,11 @@ START_TEST(reused_descriptor_gets_no_stale_event_or_data)
 	ck_assert_int_eq(ru.x_reason, TCPCHAT_EQUEUE);
 
 	/* Y is served on its own socket, which X's teardown did not close. */
-	ck_assert(run_within(ru.loop, y_answered, 5000));
+	ck_assert(test_run_within(ru.loop, y_answered, 5000));
 	ck_assert_uint_eq(test_read_all(cy, got, 8, 5000), 8);
 	ck_assert_int_eq(memcmp(got, "hello y\n", 8), 0);
 	ck_assert_int_eq(shutdown(cy, SHUT_WR), 0);
-	ck_assert(run_within(ru.loop, y_closed, 5000));
+	ck_assert(test_run_within(ru.loop, y_closed, 5000));
 	ck_assert_int_eq(ru.y_reason, TCPCHAT_EOF);
 	n = test_read_all(cy, got, sizeof(got), 5000);
 	ck_assert_uint_eq(n, 0); /* nothing meant for X, then EOF */
@@ -299,6 +269,9 @@ struct acct {
 	int ticks, closes;
 	char chunk[CHUNK];
 	uint64_t seed;
+	pthread_t peers;
+	bool peers_running;
+	atomic_bool stop_peers;  /* set by the teardown after a failure */
 };
 
 static struct acct ac;
@@ -472,8 +445,8 @@ static void *peers_main(void *arg)
 
 	/* Every peer ends within the test's time, or the test fails on it. */
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (now = start; left > 0 && now.tv_sec - start.tv_sec < 40;
-	     clock_gettime(CLOCK_MONOTONIC, &now)) {
+	for (now = start; left > 0 && now.tv_sec - start.tv_sec < 40 &&
+	     !atomic_load(&ac.stop_peers); clock_gettime(CLOCK_MONOTONIC, &now)) {
 		for (n = 0, i = 0; i < NPEERS; i++) {
 			struct rec *r = &ac.rec[i];
 
@@ -516,6 +489,17 @@ static void *peers_main(void *arg)
 	return NULL;
 }
 
+/* After a failure, the peer thread must not go on closing descriptors
+ * while the next test runs (in the same process under CK_FORK=no). */
+static void ac_teardown(void)
+{
+	if (ac.peers_running) {
+		atomic_store(&ac.stop_peers, true);
+		pthread_join(ac.peers, NULL);
+		ac.peers_running = false;
+	}
+}
+
 static bool all_but_freed_closed(void)
 {
 	int i;
@@ -534,15 +518,18 @@ START_TEST(every_accepted_byte_delivered_or_failure_reported_once)
 		[FREED] = TCPCHAT_STAT_CLOSED_FREED,
 	};
 	int before = test_open_fds(), i, k, port;
-	pthread_t th;
 
 	memset(&ac, 0, sizeof(ac));
+	atomic_init(&ac.stop_peers, false);
 	ac.seed = 0x9e3779b97f4a7c15u;
 	ck_assert_int_eq(tcpchat_loop_create(&ac.loop), 0);
 	ck_assert_int_eq(tcpchat_server_create(&ac.srv), 0);
 	ck_assert_int_eq(tcpchat_server_bind(ac.srv, "127.0.0.1", 0), 0);
 	ck_assert_int_eq(tcpchat_server_listen(ac.srv, NPEERS), 0);
 	ck_assert_int_eq(tcpchat_server_set_limit(ac.srv, TCPCHAT_LIMIT_QUEUE, 64 << 10), 0);
+	/* No grace time: a reader the peer thread is slow to serve (under
+	 * valgrind, say) is not cut off; stallers pass the limit itself. */
+	ck_assert_int_eq(tcpchat_server_set_limit(ac.srv, TCPCHAT_LIMIT_QUEUE_TIME, 0), 0);
 	tcpchat_server_on_connect(ac.srv, ac_connect);
 	tcpchat_server_on_eof(ac.srv, ac_eof);
 	tcpchat_server_on_close(ac.srv, ac_close);
@@ -565,10 +552,11 @@ START_TEST(every_accepted_byte_delivered_or_failure_reported_once)
 			ck_assert_int_eq(shutdown(r->fd, SHUT_WR), 0);
 		atomic_init(&r->may_read, r->kind != STALLER);
 	}
-	ck_assert_int_eq(pthread_create(&th, NULL, peers_main, NULL), 0);
+	ck_assert_int_eq(pthread_create(&ac.peers, NULL, peers_main, NULL), 0);
+	ac.peers_running = true;
 	ck_assert_int_eq(tcpchat_timer_create(ac.loop, &ac.tick, ac_tick, NULL), 0);
 	ck_assert_int_eq(tcpchat_timer_start(ac.tick, 1, 1), 0);
-	ck_assert(run_within(ac.loop, all_but_freed_closed, 20000));
+	ck_assert(test_run_within(ac.loop, all_but_freed_closed, 20000));
 	tcpchat_timer_free(ac.tick);
 	for (k = 0; k < NKINDS; k++)
 		if (k != FREED)
@@ -578,7 +566,8 @@ START_TEST(every_accepted_byte_delivered_or_failure_reported_once)
 	test_check_counters(ac.srv);
 	tcpchat_server_free(ac.srv); /* the FREED ones close now */
 	ck_assert_int_eq(tcpchat_loop_free(ac.loop), 0);
-	pthread_join(th, NULL);
+	pthread_join(ac.peers, NULL);
+	ac.peers_running = false;
 
 	for (i = 0; i < NPEERS; i++) {
 		struct rec *r = &ac.rec[i];
@@ -586,7 +575,7 @@ START_TEST(every_accepted_byte_delivered_or_failure_reported_once)
 		ck_assert_msg(r->done, "peer %d (kind %d) never saw its end", i, r->kind);
 		ck_assert_int_eq(r->closes, 1);
 		ck_assert_msg(r->got_len <= r->sent_len &&
-		              memcmp(r->got, r->sent, r->got_len) == 0,
+		              (r->got_len == 0 || memcmp(r->got, r->sent, r->got_len) == 0),
 		              "peer %d (kind %d): %zu bytes received are not a prefix of the %zu sent",
 		              i, r->kind, r->got_len, r->sent_len);
 		switch (r->kind) {
@@ -632,6 +621,7 @@ static void fl_connect(struct tcpchat_conn *conn)
 	char *big = calloc(1, SIZE);
 	int small = 4096;
 
+	ck_assert_ptr_nonnull(big);
 	ck_assert_int_eq(setsockopt(conn->io.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
 	ck_assert_int_eq(tcpchat_conn_send(conn, big, SIZE), 0);
 	free(big);
@@ -667,14 +657,14 @@ START_TEST(flush_out_of_time_is_reported)
 	tcpchat_server_on_close(srv, fl_close);
 	ck_assert_int_eq(tcpchat_server_start(srv, loop), 0);
 	fd = test_connect_rcvbuf(tcpchat_server_port(srv), 4096); /* never reads */
-	ck_assert(run_within(loop, fl_closed, 5000));
+	ck_assert(test_run_within(loop, fl_closed, 5000));
 	ck_assert_int_eq(fl.closes, 1);
 	ck_assert_int_eq(fl.reason, -ETIMEDOUT);
 	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_ERROR), 1);
 	ck_assert_uint_eq(tcpchat_server_stat(srv, TCPCHAT_STAT_CLOSED_APP), 0);
 	while ((n = test_read_all(fd, buf, sizeof(buf), 5000)) > 0)
 		got += n;
-	ck_assert_uint_lt(got, 1 << 20); /* a part of it, then the end */
+	ck_assert(got > 0 && got < 1 << 20); /* a part of it, then the end */
 	close(fd);
 	tcpchat_server_free(srv);
 	ck_assert_int_eq(tcpchat_loop_free(loop), 0);
@@ -745,7 +735,7 @@ START_TEST(clients_gone_before_accept_cost_nothing)
 	last = test_connect(port);
 	ck_assert_int_eq(write(first, "1\n", 2), 2);
 	ck_assert_int_eq(write(last, "2\n", 2), 2);
-	ck_assert(run_within(loop, gb_all_gone_and_echoed, 5000));
+	ck_assert(test_run_within(loop, gb_all_gone_and_echoed, 5000));
 	ck_assert_uint_eq(test_read_all(first, got, 2, 5000), 2);
 	ck_assert_int_eq(memcmp(got, "1\n", 2), 0);
 	ck_assert_uint_eq(test_read_all(last, got, 2, 5000), 2);
@@ -781,6 +771,7 @@ static Suite *conn_suite(void)
 	suite_add_tcase(s, reuse);
 
 	tcase_set_timeout(acct, 60);
+	tcase_add_checked_fixture(acct, NULL, ac_teardown);
 	tcase_add_test(acct, every_accepted_byte_delivered_or_failure_reported_once);
 	tcase_add_test(acct, flush_out_of_time_is_reported);
 	suite_add_tcase(s, acct);

@@ -824,6 +824,53 @@ static void *tiny_read(void *arg)
 	return NULL;
 }
 
+/* A sender's line congests a reader, which the same callback then closes
+ * for passing its limit: nobody lags any more, so the sender must not be
+ * paused for it (nothing would ever resume it). */
+static int flood_lines;
+
+static void flood_reader(struct tcpchat_conn *conn, const char *line, size_t len)
+{
+	static char chunk[16384];
+	int rc = 0, i;
+
+	ck_assert_ptr_eq(conn, lm.conns[0]);
+	flood_lines++;
+	if (len != 5 || memcmp(line, "flood", 5) != 0)
+		return;
+	for (i = 0; i < 1000 && rc == 0; i++)
+		rc = tcpchat_conn_send(lm.conns[1], chunk, sizeof(chunk));
+	ck_assert_int_eq(rc, TCPCHAT_EQUEUE);
+}
+
+static bool reader_gone(void) { return lm.closes == 1; }
+static bool two_lines(void) { return flood_lines == 2; }
+
+START_TEST(sender_goes_on_when_the_reader_it_congested_is_closed)
+{
+	int sender, reader;
+
+	lm_setup();
+	ck_assert_int_eq(tcpchat_server_set_limit(lm.srv, TCPCHAT_LIMIT_QUEUE, 64 << 10), 0);
+	tcpchat_server_on_line(lm.srv, flood_reader);
+	ck_assert_int_eq(tcpchat_server_start(lm.srv, lm.loop), 0);
+	sender = test_connect(tcpchat_server_port(lm.srv));
+	reader = test_connect(tcpchat_server_port(lm.srv)); /* never reads */
+	want_connects = 2;
+	ck_assert(test_run_within(lm.loop, connects_reached, 5000));
+	flood_lines = 0;
+	ck_assert_int_eq(write(sender, "flood\n", 6), 6);
+	ck_assert(test_run_within(lm.loop, reader_gone, 5000));
+	ck_assert_int_eq(lm.reasons[0], TCPCHAT_EQUEUE);
+	ck_assert_int_eq(write(sender, "after\n", 6), 6);
+	ck_assert_msg(test_run_within(lm.loop, two_lines, 5000),
+	              "the sender's next line was not read");
+	close(sender);
+	close(reader);
+	lm_teardown();
+}
+END_TEST
+
 START_TEST(tiny_lines_are_held_back_not_buried_on_a_reader)
 {
 	char *lines = malloc(65536);
@@ -929,6 +976,7 @@ static Suite *limits_suite(void)
 	tcase_add_test(queue, slow_reader_pauses_the_sender_and_keeps_up);
 	tcase_add_test(queue, reader_that_never_reads_is_cut_after_the_grace_time);
 	tcase_add_test(queue, tiny_lines_are_held_back_not_buried_on_a_reader);
+	tcase_add_test(queue, sender_goes_on_when_the_reader_it_congested_is_closed);
 	tcase_add_test(queue, line_deadline_cuts_a_trickler);
 	tcase_add_test(queue, line_deadline_restarts_with_every_line);
 	suite_add_tcase(s, queue);

@@ -193,4 +193,26 @@ static inline void test_run_until(struct tcpchat_loop *loop, bool (*cond)(void))
 	ck_assert(cond());
 }
 
+static inline void test_stop_tick(struct tcpchat_timer *t, void *loop)
+{
+	tcpchat_loop_stop(loop);
+}
+
+/* Run loop until cond() holds or timeout_ms pass; returns cond(). */
+static inline bool test_run_within(struct tcpchat_loop *loop, bool (*cond)(void),
+                                   uint64_t timeout_ms)
+{
+	struct tcpchat_timer *t;
+	uint64_t start = tcpchat_loop_now(loop);
+
+	/* A millisecond at a time, so the deadline is checked in between. */
+	ck_assert_int_eq(tcpchat_timer_create(loop, &t, test_stop_tick, loop), 0);
+	while (!cond() && tcpchat_loop_now(loop) - start < timeout_ms) {
+		ck_assert_int_eq(tcpchat_timer_start(t, 1, 0), 0);
+		ck_assert_int_eq(tcpchat_loop_run(loop), 0);
+	}
+	tcpchat_timer_free(t);
+	return cond();
+}
+
 #endif /* TCPCHAT_TESTUTIL_H */
